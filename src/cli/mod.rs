@@ -1,0 +1,216 @@
+//! The command line: `reindex`, `search`, `fetch` and `serve`.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error (clap's own). Errors are one
+//! sentence on stderr.
+
+mod output;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{CommonArgs, Config};
+use crate::index::{IndexError, NoteIndex, Progress, ReindexReport};
+use crate::vault::Vault;
+
+/// Search and read an Obsidian vault, from the shell or from ChatGPT over MCP.
+#[derive(Debug, Parser)]
+#[command(name = "vaultmcp", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the index up to date with the vault (only changed notes are re-read)
+    Reindex {
+        /// Rebuild from scratch instead of updating
+        #[arg(long)]
+        full: bool,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the vault; operators: "phrase", -word, OR, tag:#x, path:, file:, [prop:value]
+    Search {
+        /// Most results to show (1-100)
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Print {"results":[...]} JSON
+        #[arg(long)]
+        json: bool,
+        /// The query (several words are joined with spaces)
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        query: Vec<String>,
+    },
+    /// Print a note: by id, by path without .md, or by its frontmatter id
+    Fetch {
+        /// Print the same JSON object as the MCP fetch tool
+        #[arg(long)]
+        json: bool,
+        id: String,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", one_sentence(&err));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `outer: inner: root`, without repeating a cause that the outer message already quotes.
+fn one_sentence(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Reindex { full, json } => {
+            let config = Config::load(&cli.common)?;
+            let report = reindex(&config, full)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                output::print_report(&report);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { limit, json, query } => {
+            let config = Config::load(&cli.common)?;
+            let index = open_fresh(&config)?;
+            let hits = index.search(&query.join(" "), usize::from(limit))?;
+            if json {
+                println!("{}", serde_json::to_string(&crate::index::SearchResults { results: hits })?);
+            } else {
+                output::print_hits(&hits);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch { json, id } => {
+            let config = Config::load(&cli.common)?;
+            let index = open_fresh(&config)?;
+            let note = index.fetch(&id)?;
+            if json {
+                println!("{}", serde_json::to_string(&note)?);
+            } else {
+                output::print_note(&note);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_vault(config: &Config) -> anyhow::Result<Vault> {
+    Vault::open(&config.vault, config.max_note_bytes)
+}
+
+/// `reindex`: takes the writer, brings the index up to date, reports.
+pub fn reindex(config: &Config, full: bool) -> anyhow::Result<ReindexReport> {
+    let index = NoteIndex::open_or_create(&config.data_dir, open_vault(config)?)
+        .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
+    let mut indexer = index.indexer()?;
+    let bar = ProgressBar::new();
+    let report = indexer.sync_all(full, &bar)?;
+    bar.finish();
+    indexer.finish()?;
+    Ok(report)
+}
+
+/// Opens the index for `search` and `fetch`, building it when missing and catching it up when
+/// the vault changed, unless another process holds the writer (then it reads what is there).
+pub fn open_fresh(config: &Config) -> anyhow::Result<NoteIndex> {
+    let vault = open_vault(config)?;
+    let index = match NoteIndex::open_existing(&config.data_dir, vault.clone()) {
+        Ok(index) => index,
+        Err(IndexError::Missing(_)) => NoteIndex::open_or_create(&config.data_dir, vault)
+            .with_context(|| format!("cannot create the index in {}", config.data_dir.display()))?,
+        Err(e) => return Err(e).context("cannot open the index"),
+    };
+    match index.indexer() {
+        Ok(mut indexer) => {
+            let bar = ProgressBar::new();
+            let report = indexer.sync_all(false, &bar)?;
+            bar.finish();
+            if report.changed() {
+                eprintln!(
+                    "index updated: {} indexed, {} removed, {} skipped ({} notes, {:.2} s)",
+                    report.indexed,
+                    report.removed,
+                    report.skipped.len(),
+                    report.notes,
+                    report.seconds
+                );
+            }
+        }
+        // Another process (normally `serve`) owns the writer and keeps the index current.
+        Err(IndexError::Busy) => index.reload()?,
+        Err(e) => return Err(e.into()),
+    }
+    Ok(index)
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+struct ProgressBar(Option<indicatif::ProgressBar>);
+
+impl ProgressBar {
+    fn new() -> ProgressBar {
+        ProgressBar(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::hidden();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} indexing {pos}/{len} notes [{bar:30}] {per_sec} eta {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for ProgressBar {
+    fn start(&self, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+            // Only show the bar for work long enough to watch.
+            if total > 500 {
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+}

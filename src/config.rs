@@ -1,0 +1,289 @@
+//! One `Config`, assembled in one place from flags, environment and the config file.
+//!
+//! Precedence: command-line flag, then environment variable, then the TOML file, then the
+//! default. Handlers never read the environment; they get a `Config`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use url::Url;
+
+/// Default size limit of one note (10 MB); bigger files are skipped with a warning.
+pub const DEFAULT_MAX_NOTE_BYTES: u64 = 10 * 1024 * 1024;
+const DEFAULT_BIND: &str = "127.0.0.1:8787";
+
+/// Flags every subcommand shares (the "raw" stage of the configuration).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// The vault folder [env: VAULTMCP_VAULT] [default: ./vault-fixtures when it exists]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Where the index and all state live [env: VAULTMCP_DATA_DIR]
+    /// [default: ~/.local/share/vaultmcp/<vault-name>-<hash>/]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file [env: VAULTMCP_CONFIG] [default: ~/.config/vaultmcp/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: VAULTMCP_BIND] [default: 127.0.0.1:8787]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+    /// The URL clients reach the server at, e.g. a tunnel's https URL [env: VAULTMCP_PUBLIC_URL]
+    /// [default: http://<bind>]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Sign in as `local` on the consent page instead of GitHub (loopback only)
+    #[arg(long)]
+    pub local_login: bool,
+    /// Serve MCP without any token (loopback only)
+    #[arg(long, conflicts_with = "local_login")]
+    pub no_auth: bool,
+}
+
+/// The config file. Every field is optional; see [`Config`] for meanings and defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub vault: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub public_url: Option<String>,
+    pub max_note_bytes: Option<u64>,
+    pub github_client_id: Option<String>,
+    pub github_client_secret: Option<String>,
+    pub github_allowed_login: Option<String>,
+    pub github_allowed_id: Option<String>,
+    pub github_web_url: Option<String>,
+    pub github_api_url: Option<String>,
+    pub access_token_ttl_secs: Option<u64>,
+    pub refresh_token_ttl_secs: Option<u64>,
+    pub trust_forwarded_for: Option<bool>,
+    pub log_json: Option<bool>,
+}
+
+/// GitHub OAuth App settings.
+#[derive(Clone)]
+pub struct GitHubConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub allowed_logins: Vec<String>,
+    pub allowed_ids: Vec<u64>,
+    pub web_url: Url,
+    pub api_url: Url,
+}
+
+impl std::fmt::Debug for GitHubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never reaches a log line.
+        f.debug_struct("GitHubConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("allowed_logins", &self.allowed_logins)
+            .field("allowed_ids", &self.allowed_ids)
+            .field("web_url", &self.web_url.as_str())
+            .field("api_url", &self.api_url.as_str())
+            .finish()
+    }
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The vault folder (canonical).
+    pub vault: PathBuf,
+    /// The data folder: index, auth store, control socket.
+    pub data_dir: PathBuf,
+    /// Notes larger than this many bytes are skipped (default 10 MB).
+    pub max_note_bytes: u64,
+    /// Listen address of `serve` (default 127.0.0.1:8787).
+    pub bind: SocketAddr,
+    /// Public base URL, without a trailing slash (default `http://<bind>`).
+    pub public_url: Url,
+    pub local_login: bool,
+    pub no_auth: bool,
+    pub github: GitHubConfig,
+    /// Access token lifetime (default 1 hour).
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime, sliding (default 30 days).
+    pub refresh_token_ttl_secs: u64,
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (default false).
+    pub trust_forwarded_for: bool,
+    /// Log JSON lines instead of text (default false).
+    pub log_json: bool,
+}
+
+/// Reads an environment variable, treating empty as unset.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_bool(name: &str) -> Option<bool> {
+    env(name).map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+impl Config {
+    /// Assembles the configuration for commands that only need the vault and data dir.
+    pub fn load(common: &CommonArgs) -> anyhow::Result<Config> {
+        Config::load_with(common, &ServeArgs::default())
+    }
+
+    /// Assembles the configuration: flags, then environment, then file, then defaults.
+    pub fn load_with(common: &CommonArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
+        let file = load_file(common.config.clone().or_else(|| env("VAULTMCP_CONFIG").map(PathBuf::from)))?;
+
+        let vault = match common.vault.clone().or_else(|| env("VAULTMCP_VAULT").map(PathBuf::from)).or(file.vault.clone()) {
+            Some(v) => v,
+            None if Path::new("vault-fixtures").is_dir() => PathBuf::from("vault-fixtures"),
+            None => bail!("no vault given: pass --vault DIR, set VAULTMCP_VAULT, or set `vault` in the config file"),
+        };
+        let vault = std::fs::canonicalize(&vault).with_context(|| format!("vault folder {} does not exist", vault.display()))?;
+        anyhow::ensure!(vault.is_dir(), "vault path {} is not a folder", vault.display());
+
+        let data_dir = match common.data_dir.clone().or_else(|| env("VAULTMCP_DATA_DIR").map(PathBuf::from)).or(file.data_dir.clone()) {
+            Some(d) => d,
+            None => default_data_dir(&vault)?,
+        };
+
+        let bind_raw = serve.bind.clone().or_else(|| env("VAULTMCP_BIND")).or(file.bind.clone()).unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind: SocketAddr = bind_raw.parse().with_context(|| format!("--bind {bind_raw:?} is not an ADDR:PORT like 127.0.0.1:8787"))?;
+
+        let public_raw = serve.public_url.clone().or_else(|| env("VAULTMCP_PUBLIC_URL")).or(file.public_url.clone());
+        let public_url = match public_raw {
+            Some(raw) => parse_public_url(&raw)?,
+            None => Url::parse(&format!("http://{bind}")).context("cannot form the default public URL")?,
+        };
+
+        let github_url = |v: Option<String>, f: Option<String>, default: &str, name: &str| -> anyhow::Result<Url> {
+            let raw = v.or(f).unwrap_or_else(|| default.to_owned());
+            Url::parse(&raw).with_context(|| format!("{name} {raw:?} is not a URL"))
+        };
+        let allowed_ids = env("GITHUB_ALLOWED_ID")
+            .or(file.github_allowed_id.clone())
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<u64>().with_context(|| format!("GITHUB_ALLOWED_ID entry {p:?} is not a numeric GitHub user id")))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let github = GitHubConfig {
+            client_id: env("GITHUB_CLIENT_ID").or(file.github_client_id.clone()),
+            client_secret: env("GITHUB_CLIENT_SECRET").or(file.github_client_secret.clone()),
+            allowed_logins: env("GITHUB_ALLOWED_LOGIN")
+                .or(file.github_allowed_login.clone())
+                .map(|s| s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default(),
+            allowed_ids,
+            web_url: github_url(env("VAULTMCP_GITHUB_WEB_URL"), file.github_web_url.clone(), "https://github.com", "VAULTMCP_GITHUB_WEB_URL")?,
+            api_url: github_url(env("VAULTMCP_GITHUB_API_URL"), file.github_api_url.clone(), "https://api.github.com", "VAULTMCP_GITHUB_API_URL")?,
+        };
+
+        let secs = |name: &str, f: Option<u64>, default: u64| -> anyhow::Result<u64> {
+            match env(name) {
+                Some(v) => v.trim().parse().with_context(|| format!("{name} {v:?} is not a number of seconds")),
+                None => Ok(f.unwrap_or(default)),
+            }
+        };
+        Ok(Config {
+            vault,
+            data_dir,
+            max_note_bytes: match env("VAULTMCP_MAX_NOTE_BYTES") {
+                Some(v) => v.trim().parse().with_context(|| format!("VAULTMCP_MAX_NOTE_BYTES {v:?} is not a number"))?,
+                None => file.max_note_bytes.unwrap_or(DEFAULT_MAX_NOTE_BYTES),
+            },
+            bind,
+            public_url,
+            local_login: serve.local_login,
+            no_auth: serve.no_auth,
+            github,
+            access_token_ttl_secs: secs("VAULTMCP_ACCESS_TOKEN_TTL", file.access_token_ttl_secs, 3600)?,
+            refresh_token_ttl_secs: secs("VAULTMCP_REFRESH_TOKEN_TTL", file.refresh_token_ttl_secs, 30 * 24 * 3600)?,
+            trust_forwarded_for: env_bool("VAULTMCP_TRUST_FORWARDED_FOR").or(file.trust_forwarded_for).unwrap_or(false),
+            log_json: env_bool("VAULTMCP_LOG_JSON").or(file.log_json).unwrap_or(false),
+        })
+    }
+
+    /// The public URL as text without a trailing slash, e.g. `https://notes.example.com`.
+    pub fn public_base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+fn load_file(explicit: Option<PathBuf>) -> anyhow::Result<FileConfig> {
+    let (path, required) = match explicit {
+        Some(p) => (p, true),
+        None => match dirs::config_dir() {
+            Some(d) => (d.join("vaultmcp").join("config.toml"), false),
+            None => return Ok(FileConfig::default()),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
+        Err(e) => bail!("cannot read config file {}: {e}", path.display()),
+    };
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+/// `~/.local/share/vaultmcp/<vault-name>-<short hash of its path>/`.
+fn default_data_dir(vault: &Path) -> anyhow::Result<PathBuf> {
+    let base = dirs::data_dir().context("no platform data folder (is HOME set?); pass --data-dir")?;
+    let name = vault.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
+    let hash = blake3::hash(vault.as_os_str().as_encoded_bytes()).to_hex();
+    Ok(base.join("vaultmcp").join(format!("{name}-{}", &hash[..8])))
+}
+
+fn parse_public_url(raw: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw.trim()).with_context(|| format!("--public-url {raw:?} is not a URL"))?;
+    anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "--public-url must be an http or https URL, not {raw:?}");
+    anyhow::ensure!(url.query().is_none() && url.fragment().is_none(), "--public-url must not have a query or fragment");
+    if url.scheme() == "http" && !is_loopback_host(url.host_str().unwrap_or("")) {
+        bail!("--public-url must be https unless its host is loopback (got {raw:?})");
+    }
+    Ok(url)
+}
+
+/// Whether a host name or address is loopback (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_rules() {
+        assert!(parse_public_url("https://notes.example.com").is_ok());
+        assert!(parse_public_url("http://127.0.0.1:8787").is_ok());
+        assert!(parse_public_url("http://localhost:1").is_ok());
+        assert!(parse_public_url("http://[::1]:1").is_ok());
+        assert!(parse_public_url("http://example.com").is_err());
+        assert!(parse_public_url("ftp://127.0.0.1").is_err());
+        assert!(parse_public_url("not a url").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "LOCALHOST", "a.localhost"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["example.com", "10.0.0.1", "localhost.evil.com", ""] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Ranked search: the query language turned into tantivy queries, hits with snippets.
+
+use serde::Serialize;
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::snippet::{Snippet, SnippetGenerator};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+
+use super::query::{Clause, parse_query};
+use super::schema::{self, Fields, PROP_SEP};
+use super::writer::{stored_str, stored_strs};
+use super::{IndexError, NoteIndex};
+use crate::vault::obsidian_url;
+
+/// The most hits one search returns.
+pub const MAX_LIMIT: usize = 100;
+/// Snippet length in characters.
+const SNIPPET_CHARS: usize = 220;
+
+/// Field weights for free text: title and aliases above headings above tags above body.
+const TITLE_BOOST: f32 = 3.0;
+const ALIAS_BOOST: f32 = 3.0;
+const HEADING_BOOST: f32 = 2.0;
+const TAG_BOOST: f32 = 1.5;
+const PROPS_BOOST: f32 = 0.5;
+const BODY_BOOST: f32 = 1.0;
+/// How much of the non-best fields' scores counts (0: best field only, 1: sum).
+const TIE_BREAKER: f32 = 0.3;
+/// Weight of two query words found near each other, in order.
+const PROXIMITY_BOOST: f32 = 0.6;
+const PROXIMITY_SLOP: u32 = 3;
+/// Typo matches score below any exact match.
+const FUZZY_BOOST: f32 = 0.2;
+
+/// The `{"results": [...]}` object of `search --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub results: Vec<Hit>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub path: String,
+    pub score: f32,
+    /// Text around the best match, matched words in `**bold**`.
+    pub snippet: String,
+    pub tags: Vec<String>,
+    /// The heading of the section the snippet comes from.
+    pub heading: Option<String>,
+}
+
+impl NoteIndex {
+    /// Searches the vault. Any text is a valid query; an empty one finds nothing.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let searcher = self.inner.reader.searcher();
+        let f = *self.fields();
+        let mut analyzer = schema::analyzer();
+        let parsed = parse_query(query);
+        if parsed.is_empty() && parsed.must_not.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let words: Vec<String> = {
+            let mut seen = std::collections::HashSet::new();
+            parsed
+                .text
+                .iter()
+                .flat_map(|t| schema::tokens(&mut analyzer, t))
+                .map(|(_, t)| t)
+                .filter(|t| seen.insert(t.clone()))
+                .collect()
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for w in &words {
+            clauses.push((Occur::Should, word_query(&searcher, &f, w)?));
+        }
+        for pair in words.windows(2) {
+            let terms = vec![(0, Term::from_field_text(f.body, &pair[0])), (1, Term::from_field_text(f.body, &pair[1]))];
+            let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), PROXIMITY_BOOST))));
+        }
+        let ranked = !words.is_empty() || parsed.must.iter().any(|c| matches!(c, Clause::Phrase(_)));
+        for c in &parsed.must {
+            if let Some(q) = clause_query(&f, &mut analyzer, c) {
+                clauses.push((Occur::Must, q));
+            } else {
+                // A phrase of stop words only, say: it cannot match anything specific.
+                continue;
+            }
+        }
+        let positive = clauses.iter().any(|(o, _)| *o != Occur::MustNot);
+        for c in &parsed.must_not {
+            if let Some(q) = clause_query(&f, &mut analyzer, c) {
+                clauses.push((Occur::MustNot, q));
+            }
+        }
+        if !positive {
+            if parsed.must_not.is_empty() {
+                return Ok(Vec::new());
+            }
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(clauses);
+
+        let top: Vec<(f32, DocAddress)> = if ranked {
+            searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?
+        } else {
+            // Only filters: newest first.
+            let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> =
+                searcher.search(&query, &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc))?;
+            by_date.into_iter().map(|(_, addr)| (0.0, addr)).collect()
+        };
+
+        let mut snippets = SnippetGenerator::create(&searcher, &query, f.body)?;
+        snippets.set_max_num_chars(SNIPPET_CHARS);
+        let vault_name = self.vault().name();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let id = stored_str(&doc, f.id).unwrap_or_default();
+            let body = stored_str(&doc, f.body).unwrap_or_default();
+            let snippet = snippets.snippet(&body);
+            let headings: Vec<(usize, u8, String)> =
+                stored_str(&doc, f.headings_json).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
+            let (snippet_text, heading) = if snippet.is_empty() {
+                (excerpt(&body, &words, &mut analyzer), best_heading_by_words(&headings, &words, &mut analyzer))
+            } else {
+                let start = snippet.fragment_range().start;
+                (bold(&snippet), heading_before(&headings, start).or_else(|| best_heading_by_words(&headings, &words, &mut analyzer)))
+            };
+            hits.push(Hit {
+                title: stored_str(&doc, f.title).unwrap_or_else(|| id.clone()),
+                url: obsidian_url(vault_name, &id),
+                path: id.clone(),
+                id,
+                score,
+                snippet: snippet_text,
+                tags: stored_strs(&doc, f.tag_raw),
+                heading,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// One query word over every text field, best field first, plus typo tolerance when the word
+/// is nowhere in the index.
+fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>, IndexError> {
+    let fields = [
+        (f.title, TITLE_BOOST),
+        (f.aliases, ALIAS_BOOST),
+        (f.headings, HEADING_BOOST),
+        (f.tags, TAG_BOOST),
+        (f.props, PROPS_BOOST),
+        (f.body, BODY_BOOST),
+    ];
+    let mut per_field: Vec<Box<dyn Query>> = Vec::with_capacity(fields.len() + 2);
+    let mut df = 0;
+    for (field, boost) in fields {
+        let term = Term::from_field_text(field, w);
+        df += searcher.doc_freq(&term)?;
+        per_field.push(Box::new(BoostQuery::new(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), boost)));
+    }
+    let chars = w.chars().count();
+    if df == 0 && chars >= 4 {
+        // Probably a typo: allow one edit (two for long words), scored below exact matches.
+        let distance = if chars >= 8 { 2 } else { 1 };
+        for field in [f.title, f.body] {
+            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, w), distance, true);
+            per_field.push(Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)));
+        }
+    }
+    Ok(Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, TIE_BREAKER)))
+}
+
+/// A query for a phrase, an operator or a group; `None` when it has no words to look for.
+fn clause_query(f: &Fields, analyzer: &mut TextAnalyzer, clause: &Clause) -> Option<Box<dyn Query>> {
+    let q: Box<dyn Query> = match clause {
+        Clause::Text(t) => any_field(analyzer, t, &[f.title, f.aliases, f.headings, f.tags, f.body])?,
+        Clause::Phrase(p) => any_field(analyzer, p, &[f.title, f.aliases, f.headings, f.body])?,
+        Clause::Tag(tag) => filter(TermQuery::new(Term::from_field_text(f.tag_key, tag), IndexRecordOption::Basic)),
+        Clause::Path(p) => Box::new(ConstScoreQuery::new(any_field(analyzer, p, &[f.path])?, 0.0)),
+        Clause::File(p) => Box::new(ConstScoreQuery::new(any_field(analyzer, p, &[f.file])?, 0.0)),
+        Clause::Property { key, value: None } => {
+            filter(TermQuery::new(Term::from_field_text(f.prop_key, key), IndexRecordOption::Basic))
+        }
+        Clause::Property { key, value: Some(v) } => {
+            let whole = TermQuery::new(
+                Term::from_field_text(f.prop_kv, &format!("{key}{PROP_SEP}{}", v.trim().to_lowercase())),
+                IndexRecordOption::Basic,
+            );
+            let toks = schema::tokens(analyzer, v);
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(whole))];
+            if !toks.is_empty() {
+                let all: Vec<(Occur, Box<dyn Query>)> = toks
+                    .iter()
+                    .map(|(_, t)| {
+                        let q: Box<dyn Query> = Box::new(TermQuery::new(
+                            Term::from_field_text(f.prop_kv, &format!("{key}{PROP_SEP}{t}")),
+                            IndexRecordOption::Basic,
+                        ));
+                        (Occur::Must, q)
+                    })
+                    .collect();
+                alternatives.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+            }
+            Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(alternatives)), 0.0))
+        }
+        Clause::Any(items) => {
+            let subs: Vec<(Occur, Box<dyn Query>)> =
+                items.iter().filter_map(|c| clause_query(f, analyzer, c)).map(|q| (Occur::Should, q)).collect();
+            if subs.is_empty() {
+                return None;
+            }
+            Box::new(BooleanQuery::new(subs))
+        }
+    };
+    Some(q)
+}
+
+fn filter(q: TermQuery) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(Box::new(q), 0.0))
+}
+
+/// The words of `text` in this order (a phrase; a single term when one word) in any of `fields`.
+fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Option<Box<dyn Query>> {
+    let toks = schema::tokens(analyzer, text);
+    if toks.is_empty() {
+        return None;
+    }
+    let base = toks[0].0;
+    let subs: Vec<(Occur, Box<dyn Query>)> = fields
+        .iter()
+        .map(|&field| {
+            let q: Box<dyn Query> = if toks.len() == 1 {
+                Box::new(TermQuery::new(Term::from_field_text(field, &toks[0].1), IndexRecordOption::WithFreqs))
+            } else {
+                let terms = toks.iter().map(|(pos, t)| (pos - base, Term::from_field_text(field, t))).collect();
+                Box::new(PhraseQuery::new_with_offset(terms))
+            };
+            (Occur::Should, q)
+        })
+        .collect();
+    Some(Box::new(BooleanQuery::new(subs)))
+}
+
+/// The snippet with its matches in `**bold**`, on one line.
+fn bold(snippet: &Snippet) -> String {
+    let frag = snippet.fragment();
+    let mut out = String::with_capacity(frag.len() + 16);
+    let mut last = 0;
+    for r in snippet.highlighted() {
+        out.push_str(&frag[last..r.start]);
+        out.push_str("**");
+        out.push_str(&frag[r.start..r.end]);
+        out.push_str("**");
+        last = r.end;
+    }
+    out.push_str(&frag[last..]);
+    one_line(&out)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An excerpt when the snippet generator finds nothing (typo matches, filter-only queries):
+/// the first line containing a word that stems like a query word, else the opening of the note.
+fn excerpt(body: &str, words: &[String], analyzer: &mut TextAnalyzer) -> String {
+    let line = body
+        .lines()
+        .find(|line| !words.is_empty() && schema::tokens(analyzer, line).iter().any(|(_, t)| words.contains(t)))
+        .or_else(|| body.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("");
+    let text = one_line(line);
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+fn heading_before(headings: &[(usize, u8, String)], offset: usize) -> Option<String> {
+    headings.iter().take_while(|(o, _, _)| *o <= offset).last().map(|(_, _, t)| t.clone())
+}
+
+fn best_heading_by_words(headings: &[(usize, u8, String)], words: &[String], analyzer: &mut TextAnalyzer) -> Option<String> {
+    headings
+        .iter()
+        .map(|(_, _, t)| (schema::tokens(analyzer, t).iter().filter(|(_, w)| words.contains(w)).count(), t))
+        .filter(|(n, _)| *n > 0)
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, t)| t.clone())
+}

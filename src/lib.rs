@@ -1,0 +1,9 @@
+//! vaultmcp: search and read an Obsidian vault from ChatGPT over MCP.
+//!
+//! The library holds everything; `main.rs` only parses the command line. See ARCHITECTURE.md
+//! for the map.
+
+pub mod cli;
+pub mod config;
+pub mod index;
+pub mod vault;
