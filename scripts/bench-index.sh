@@ -15,8 +15,7 @@
 # /usr/bin/time -v), a no-change reindex, the index size, and ~20 queries each run as a whole
 # `vaultmcp search` process (median and p95 over all runs). Ends with a table against the
 # targets (10k reindex <= 1.5 s, 100k <= 20 s, other sizes n/5000 s; search <= 20 ms). Missed
-# targets are reported,
-# never turned into a failing exit status.
+# targets are reported, never turned into a failing exit status.
 set -euo pipefail
 
 ORIG_PWD=$PWD
