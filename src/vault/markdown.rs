@@ -53,7 +53,7 @@ pub fn parse(body: &str) -> Markdown {
     let mut link: Option<(Link, String)> = None;
     let mut in_code_block = false;
 
-    for event in Parser::new_ext(body, options()) {
+    for (event, range) in Parser::new_ext(body, options()).into_offset_iter() {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
                 push_break(&mut out.text);
@@ -96,7 +96,11 @@ pub fn parse(body: &str) -> Markdown {
             }
             Event::Text(t) => {
                 if !in_code_block {
-                    collect_tags(&t, &mut out.tags);
+                    // A text event can start mid-word or right after an escape (`\#not-a-tag`,
+                    // `x\#y`): only a `#` at a word start in the source opens a tag.
+                    let before = body.get(..range.start).and_then(|s| s.chars().next_back());
+                    let starts_word = before.is_none_or(|c| c != '\\' && !c.is_alphanumeric());
+                    collect_tags(&t, starts_word, &mut out.tags);
                 }
                 append(&mut out, &mut heading, &mut link, &t);
             }
@@ -172,8 +176,9 @@ fn make_link(link_type: LinkType, dest: &str, embed: bool) -> Option<Link> {
 
 /// Inline `#tags`: a `#` at the start or after whitespace, then letters, digits, `_`, `-` and `/`,
 /// with at least one character that is not a digit (Obsidian's rule: `#1984` is not a tag).
-fn collect_tags(text: &str, tags: &mut Vec<String>) {
-    let mut prev_is_space = true;
+/// `starts_word` tells whether the text's first character may start a tag.
+fn collect_tags(text: &str, starts_word: bool, tags: &mut Vec<String>) {
+    let mut prev_is_space = starts_word;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c == '#' && prev_is_space {
