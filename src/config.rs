@@ -85,7 +85,10 @@ impl std::fmt::Debug for GitHubConfig {
         // The secret never reaches a log line.
         f.debug_struct("GitHubConfig")
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("allowed_logins", &self.allowed_logins)
             .field("allowed_ids", &self.allowed_ids)
             .field("web_url", &self.web_url.as_str())
@@ -126,7 +129,12 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn env_bool(name: &str) -> Option<bool> {
-    env(name).map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    env(name).map(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 impl Config {
@@ -137,31 +145,69 @@ impl Config {
 
     /// Assembles the configuration: flags, then environment, then file, then defaults.
     pub fn load_with(common: &CommonArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
-        let file = load_file(common.config.clone().or_else(|| env("VAULTMCP_CONFIG").map(PathBuf::from)))?;
+        let file = load_file(
+            common
+                .config
+                .clone()
+                .or_else(|| env("VAULTMCP_CONFIG").map(PathBuf::from)),
+        )?;
 
-        let vault = match common.vault.clone().or_else(|| env("VAULTMCP_VAULT").map(PathBuf::from)).or(file.vault.clone()) {
+        let vault = match common
+            .vault
+            .clone()
+            .or_else(|| env("VAULTMCP_VAULT").map(PathBuf::from))
+            .or(file.vault.clone())
+        {
             Some(v) => v,
             None if Path::new("vault-fixtures").is_dir() => PathBuf::from("vault-fixtures"),
-            None => bail!("no vault given: pass --vault DIR, set VAULTMCP_VAULT, or set `vault` in the config file"),
+            None => bail!(
+                "no vault given: pass --vault DIR, set VAULTMCP_VAULT, or set `vault` in the config file"
+            ),
         };
-        let vault = std::fs::canonicalize(&vault).with_context(|| format!("vault folder {} does not exist", vault.display()))?;
-        anyhow::ensure!(vault.is_dir(), "vault path {} is not a folder", vault.display());
+        let vault = std::fs::canonicalize(&vault)
+            .with_context(|| format!("vault folder {} does not exist", vault.display()))?;
+        anyhow::ensure!(
+            vault.is_dir(),
+            "vault path {} is not a folder",
+            vault.display()
+        );
 
-        let data_dir = match common.data_dir.clone().or_else(|| env("VAULTMCP_DATA_DIR").map(PathBuf::from)).or(file.data_dir.clone()) {
+        let data_dir = match common
+            .data_dir
+            .clone()
+            .or_else(|| env("VAULTMCP_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir.clone())
+        {
             Some(d) => d,
             None => default_data_dir(&vault)?,
         };
 
-        let bind_raw = serve.bind.clone().or_else(|| env("VAULTMCP_BIND")).or(file.bind.clone()).unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind: SocketAddr = bind_raw.parse().with_context(|| format!("--bind {bind_raw:?} is not an ADDR:PORT like 127.0.0.1:8787"))?;
+        let bind_raw = serve
+            .bind
+            .clone()
+            .or_else(|| env("VAULTMCP_BIND"))
+            .or(file.bind.clone())
+            .unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind: SocketAddr = bind_raw.parse().with_context(|| {
+            format!("--bind {bind_raw:?} is not an ADDR:PORT like 127.0.0.1:8787")
+        })?;
 
-        let public_raw = serve.public_url.clone().or_else(|| env("VAULTMCP_PUBLIC_URL")).or(file.public_url.clone());
+        let public_raw = serve
+            .public_url
+            .clone()
+            .or_else(|| env("VAULTMCP_PUBLIC_URL"))
+            .or(file.public_url.clone());
         let public_url = match public_raw {
             Some(raw) => parse_public_url(&raw)?,
-            None => Url::parse(&format!("http://{bind}")).context("cannot form the default public URL")?,
+            None => Url::parse(&format!("http://{bind}"))
+                .context("cannot form the default public URL")?,
         };
 
-        let github_url = |v: Option<String>, f: Option<String>, default: &str, name: &str| -> anyhow::Result<Url> {
+        let github_url = |v: Option<String>,
+                          f: Option<String>,
+                          default: &str,
+                          name: &str|
+         -> anyhow::Result<Url> {
             let raw = v.or(f).unwrap_or_else(|| default.to_owned());
             Url::parse(&raw).with_context(|| format!("{name} {raw:?} is not a URL"))
         };
@@ -171,7 +217,11 @@ impl Config {
                 s.split(',')
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
-                    .map(|p| p.parse::<u64>().with_context(|| format!("GITHUB_ALLOWED_ID entry {p:?} is not a numeric GitHub user id")))
+                    .map(|p| {
+                        p.parse::<u64>().with_context(|| {
+                            format!("GITHUB_ALLOWED_ID entry {p:?} is not a numeric GitHub user id")
+                        })
+                    })
                     .collect::<anyhow::Result<Vec<_>>>()
             })
             .transpose()?
@@ -181,16 +231,34 @@ impl Config {
             client_secret: env("GITHUB_CLIENT_SECRET").or(file.github_client_secret.clone()),
             allowed_logins: env("GITHUB_ALLOWED_LOGIN")
                 .or(file.github_allowed_login.clone())
-                .map(|s| s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             allowed_ids,
-            web_url: github_url(env("VAULTMCP_GITHUB_WEB_URL"), file.github_web_url.clone(), "https://github.com", "VAULTMCP_GITHUB_WEB_URL")?,
-            api_url: github_url(env("VAULTMCP_GITHUB_API_URL"), file.github_api_url.clone(), "https://api.github.com", "VAULTMCP_GITHUB_API_URL")?,
+            web_url: github_url(
+                env("VAULTMCP_GITHUB_WEB_URL"),
+                file.github_web_url.clone(),
+                "https://github.com",
+                "VAULTMCP_GITHUB_WEB_URL",
+            )?,
+            api_url: github_url(
+                env("VAULTMCP_GITHUB_API_URL"),
+                file.github_api_url.clone(),
+                "https://api.github.com",
+                "VAULTMCP_GITHUB_API_URL",
+            )?,
         };
 
         let secs = |name: &str, f: Option<u64>, default: u64| -> anyhow::Result<u64> {
             match env(name) {
-                Some(v) => v.trim().parse().with_context(|| format!("{name} {v:?} is not a number of seconds")),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{name} {v:?} is not a number of seconds")),
                 None => Ok(f.unwrap_or(default)),
             }
         };
@@ -198,7 +266,10 @@ impl Config {
             vault,
             data_dir,
             max_note_bytes: match env("VAULTMCP_MAX_NOTE_BYTES") {
-                Some(v) => v.trim().parse().with_context(|| format!("VAULTMCP_MAX_NOTE_BYTES {v:?} is not a number"))?,
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("VAULTMCP_MAX_NOTE_BYTES {v:?} is not a number"))?,
                 None => file.max_note_bytes.unwrap_or(DEFAULT_MAX_NOTE_BYTES),
             },
             bind,
@@ -206,10 +277,22 @@ impl Config {
             local_login: serve.local_login,
             no_auth: serve.no_auth,
             github,
-            access_token_ttl_secs: secs("VAULTMCP_ACCESS_TOKEN_TTL", file.access_token_ttl_secs, 3600)?,
-            refresh_token_ttl_secs: secs("VAULTMCP_REFRESH_TOKEN_TTL", file.refresh_token_ttl_secs, 30 * 24 * 3600)?,
-            trust_forwarded_for: env_bool("VAULTMCP_TRUST_FORWARDED_FOR").or(file.trust_forwarded_for).unwrap_or(false),
-            log_json: env_bool("VAULTMCP_LOG_JSON").or(file.log_json).unwrap_or(false),
+            access_token_ttl_secs: secs(
+                "VAULTMCP_ACCESS_TOKEN_TTL",
+                file.access_token_ttl_secs,
+                3600,
+            )?,
+            refresh_token_ttl_secs: secs(
+                "VAULTMCP_REFRESH_TOKEN_TTL",
+                file.refresh_token_ttl_secs,
+                30 * 24 * 3600,
+            )?,
+            trust_forwarded_for: env_bool("VAULTMCP_TRUST_FORWARDED_FOR")
+                .or(file.trust_forwarded_for)
+                .unwrap_or(false),
+            log_json: env_bool("VAULTMCP_LOG_JSON")
+                .or(file.log_json)
+                .unwrap_or(false),
         })
     }
 
@@ -229,7 +312,9 @@ fn load_file(explicit: Option<PathBuf>) -> anyhow::Result<FileConfig> {
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileConfig::default());
+        }
         Err(e) => bail!("cannot read config file {}: {e}", path.display()),
     };
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
@@ -237,16 +322,26 @@ fn load_file(explicit: Option<PathBuf>) -> anyhow::Result<FileConfig> {
 
 /// `~/.local/share/vaultmcp/<vault-name>-<short hash of its path>/`.
 fn default_data_dir(vault: &Path) -> anyhow::Result<PathBuf> {
-    let base = dirs::data_dir().context("no platform data folder (is HOME set?); pass --data-dir")?;
-    let name = vault.file_name().map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
+    let base =
+        dirs::data_dir().context("no platform data folder (is HOME set?); pass --data-dir")?;
+    let name = vault
+        .file_name()
+        .map_or_else(|| "vault".into(), |n| n.to_string_lossy().into_owned());
     let hash = blake3::hash(vault.as_os_str().as_encoded_bytes()).to_hex();
     Ok(base.join("vaultmcp").join(format!("{name}-{}", &hash[..8])))
 }
 
 fn parse_public_url(raw: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(raw.trim()).with_context(|| format!("--public-url {raw:?} is not a URL"))?;
-    anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "--public-url must be an http or https URL, not {raw:?}");
-    anyhow::ensure!(url.query().is_none() && url.fragment().is_none(), "--public-url must not have a query or fragment");
+    let url =
+        Url::parse(raw.trim()).with_context(|| format!("--public-url {raw:?} is not a URL"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "--public-url must be an http or https URL, not {raw:?}"
+    );
+    anyhow::ensure!(
+        url.query().is_none() && url.fragment().is_none(),
+        "--public-url must not have a query or fragment"
+    );
     if url.scheme() == "http" && !is_loopback_host(url.host_str().unwrap_or("")) {
         bail!("--public-url must be https unless its host is loopback (got {raw:?})");
     }
@@ -259,7 +354,8 @@ pub fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return true;
     }
-    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -279,7 +375,15 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "LOCALHOST", "a.localhost"] {
+        for h in [
+            "localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "LOCALHOST",
+            "a.localhost",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
         for h in ["example.com", "10.0.0.1", "localhost.evil.com", ""] {

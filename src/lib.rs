@@ -5,5 +5,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod index;
+pub mod mcp;
+pub mod serve;
 pub mod vault;
+pub mod watch;

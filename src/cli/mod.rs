@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{CommonArgs, Config};
+use crate::config::{CommonArgs, Config, ServeArgs};
 use crate::index::{IndexError, NoteIndex, Progress, ReindexReport};
 use crate::vault::Vault;
 
@@ -48,6 +48,11 @@ pub enum Command {
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         query: Vec<String>,
     },
+    /// Run the MCP server (Streamable HTTP at /mcp) and keep the index live
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// Print a note: by id, by path without .md, or by its frontmatter id
     Fetch {
         /// Print the same JSON object as the MCP fetch tool
@@ -60,7 +65,7 @@ pub enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve { .. }));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -82,10 +87,23 @@ fn one_sentence(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-fn init_logging() {
+/// Logs go to stderr; `RUST_LOG` filters. The server logs `info` by default, the other
+/// commands only errors (their reports are their output). `VAULTMCP_LOG_JSON=1`: JSON lines.
+fn init_logging(server: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let default = if server { "info" } else { "error" };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = std::env::var("VAULTMCP_LOG_JSON")
+        .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -105,10 +123,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let index = open_fresh(&config)?;
             let hits = index.search(&query.join(" "), usize::from(limit))?;
             if json {
-                println!("{}", serde_json::to_string(&crate::index::SearchResults { results: hits })?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&crate::index::SearchResults { results: hits })?
+                );
             } else {
                 output::print_hits(&hits);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { serve } => {
+            let config = Config::load_with(&cli.common, &serve)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crate::serve::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch { json, id } => {
@@ -182,9 +212,11 @@ impl ProgressBar {
         ProgressBar(std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::hidden();
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} indexing {pos}/{len} notes [{bar:30}] {per_sec} eta {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} indexing {pos}/{len} notes [{bar:30}] {per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             bar
         }))

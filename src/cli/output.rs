@@ -25,7 +25,11 @@ pub fn print_hits(hits: &[Hit]) {
         println!("no results");
     }
     for (i, h) in hits.iter().enumerate() {
-        let heading = h.heading.as_deref().map(|t| format!(" › {t}")).unwrap_or_default();
+        let heading = h
+            .heading
+            .as_deref()
+            .map(|t| format!(" › {t}"))
+            .unwrap_or_default();
         println!("{}. {}{}  [{:.2}]", i + 1, h.title, heading, h.score);
         println!("   {}", h.id);
         if !h.snippet.is_empty() {
@@ -49,12 +53,26 @@ pub fn print_note(n: &FetchedNote) {
         println!("aliases: {}", m.aliases.join(", "));
     }
     println!("created: {}  modified: {}", m.created, m.modified);
-    let links: Vec<String> = m.links.iter().map(|l| l.id.clone().unwrap_or_else(|| format!("{} (unresolved)", l.target))).collect();
+    let links: Vec<String> = m
+        .links
+        .iter()
+        .map(|l| {
+            l.id.clone()
+                .unwrap_or_else(|| format!("{} (unresolved)", l.target))
+        })
+        .collect();
     if !links.is_empty() {
         println!("links: {}", links.join(", "));
     }
     if !m.backlinks.is_empty() {
-        println!("backlinks: {}", m.backlinks.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", "));
+        println!(
+            "backlinks: {}",
+            m.backlinks
+                .iter()
+                .map(|b| b.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     println!();
     print!("{}", n.text);

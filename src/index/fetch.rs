@@ -62,7 +62,11 @@ impl NoteIndex {
     pub fn resolve_id(&self, wanted: &str) -> Option<String> {
         let searcher = self.inner.reader.searcher();
         let f = self.fields();
-        let lookups = [(f.id, wanted.to_owned()), (f.id, format!("{wanted}.md")), (f.fm_id, wanted.to_owned())];
+        let lookups = [
+            (f.id, wanted.to_owned()),
+            (f.id, format!("{wanted}.md")),
+            (f.fm_id, wanted.to_owned()),
+        ];
         for (field, value) in lookups {
             let mut ids = ids_with(&searcher, f.id, Term::from_field_text(field, &value));
             ids.sort();
@@ -131,7 +135,11 @@ impl NoteIndex {
         if link.markdown {
             let folder = from.rsplit_once('/').map_or("", |(d, _)| d);
             if let Some(rel) = normalize(&format!("{folder}/{bare}")) {
-                let hit = first_id(searcher, f.id, Term::from_field_text(f.path_key, &link_key(&rel)));
+                let hit = first_id(
+                    searcher,
+                    f.id,
+                    Term::from_field_text(f.path_key, &link_key(&rel)),
+                );
                 if hit.is_some() {
                     return hit;
                 }
@@ -142,14 +150,20 @@ impl NoteIndex {
             return Some(id);
         }
         let last = key.rsplit('/').next().unwrap_or(&key);
-        let mut by_name: Vec<String> = ids_with(searcher, f.id, Term::from_field_text(f.stem_key, last))
-            .into_iter()
-            .filter(|id| {
-                let p = id.strip_suffix(".md").unwrap_or(id).to_lowercase();
-                !key.contains('/') || p == key || p.ends_with(&format!("/{key}"))
-            })
-            .collect();
-        by_name.sort_by(|a, b| a.matches('/').count().cmp(&b.matches('/').count()).then(a.cmp(b)));
+        let mut by_name: Vec<String> =
+            ids_with(searcher, f.id, Term::from_field_text(f.stem_key, last))
+                .into_iter()
+                .filter(|id| {
+                    let p = id.strip_suffix(".md").unwrap_or(id).to_lowercase();
+                    !key.contains('/') || p == key || p.ends_with(&format!("/{key}"))
+                })
+                .collect();
+        by_name.sort_by(|a, b| {
+            a.matches('/')
+                .count()
+                .cmp(&b.matches('/').count())
+                .then(a.cmp(b))
+        });
         if let Some(id) = by_name.into_iter().next() {
             return Some(id);
         }
@@ -165,22 +179,73 @@ impl NoteIndex {
         keys.insert(link_key(stem));
         let mut candidates = BTreeSet::new();
         for k in &keys {
-            candidates.extend(addresses_with(searcher, Term::from_field_text(f.link_key, k)));
+            candidates.extend(addresses_with(
+                searcher,
+                Term::from_field_text(f.link_key, k),
+            ));
         }
         let mut out = BTreeSet::new();
         for addr in candidates {
-            let Ok(doc) = searcher.doc::<TantivyDocument>(addr) else { continue };
-            let Some(from) = stored_str(&doc, f.id) else { continue };
+            let Ok(doc) = searcher.doc::<TantivyDocument>(addr) else {
+                continue;
+            };
+            let Some(from) = stored_str(&doc, f.id) else {
+                continue;
+            };
             if from == id {
                 continue;
             }
-            let links: Vec<Link> = stored_str(&doc, f.links_json).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
-            if links.iter().any(|l| self.resolve_link(searcher, &from, l).as_deref() == Some(id)) {
+            let links: Vec<Link> = stored_str(&doc, f.links_json)
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
+            if links
+                .iter()
+                .any(|l| self.resolve_link(searcher, &from, l).as_deref() == Some(id))
+            {
                 let title = stored_str(&doc, f.title).unwrap_or_else(|| from.clone());
                 out.insert(Backlink { id: from, title });
             }
         }
         out.into_iter().collect()
+    }
+
+    /// A page of notes, sorted by id: `(id, title)` pairs and the total number of notes.
+    pub fn list_notes(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<(String, String)>, usize), IndexError> {
+        let searcher = self.inner.reader.searcher();
+        let f = self.fields();
+        let mut all: Vec<(String, DocAddress)> = Vec::with_capacity(searcher.num_docs() as usize);
+        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let Some(ids) = seg.fast_fields().str("id")? else {
+                continue;
+            };
+            for doc in seg.doc_ids_alive() {
+                if let Some(term) = ids.term_ords(doc).next() {
+                    let mut id = String::new();
+                    ids.ord_to_str(term, &mut id)?;
+                    all.push((id, DocAddress::new(ord as u32, doc)));
+                }
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = all.len();
+        let page = all
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(id, addr)| {
+                let title = searcher
+                    .doc::<TantivyDocument>(addr)
+                    .ok()
+                    .and_then(|d| stored_str(&d, f.title))
+                    .unwrap_or_else(|| id.clone());
+                (id, title)
+            })
+            .collect();
+        Ok((page, total))
     }
 
     /// Tags of a note as stored in the index (for callers that only have an id).
@@ -223,7 +288,10 @@ fn normalize(path: &str) -> Option<String> {
 
 fn addresses_with(searcher: &Searcher, term: Term) -> Vec<DocAddress> {
     let q = TermQuery::new(term, IndexRecordOption::Basic);
-    searcher.search(&q, &DocSetCollector).map(|s| s.into_iter().collect()).unwrap_or_default()
+    searcher
+        .search(&q, &DocSetCollector)
+        .map(|s| s.into_iter().collect())
+        .unwrap_or_default()
 }
 
 fn ids_with(searcher: &Searcher, id_field: Field, term: Term) -> Vec<String> {

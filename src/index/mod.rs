@@ -76,7 +76,11 @@ impl NoteIndex {
                 tracing::warn!("index schema changed; rebuilding the index");
                 drop(index);
                 drop_index_files(&dir)?;
-                Index::create(MmapDirectory::open(&dir).map_err(tantivy::TantivyError::from)?, schema, Default::default())?
+                Index::create(
+                    MmapDirectory::open(&dir).map_err(tantivy::TantivyError::from)?,
+                    schema,
+                    Default::default(),
+                )?
             }
         } else {
             Index::create(mmap, schema, Default::default())?
@@ -102,12 +106,28 @@ impl NoteIndex {
         NoteIndex::from_index(index, fields, vault, dir)
     }
 
-    fn from_index(index: Index, fields: Fields, vault: Vault, dir: PathBuf) -> Result<NoteIndex, IndexError> {
+    fn from_index(
+        index: Index,
+        fields: Fields,
+        vault: Vault,
+        dir: PathBuf,
+    ) -> Result<NoteIndex, IndexError> {
         index.tokenizers().register(schema::EN, schema::analyzer());
         // Reloads are explicit: the writer reloads right after each commit, so a change is
         // searchable at once instead of after tantivy's 500 ms meta.json polling.
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(NoteIndex { inner: Arc::new(Inner { index, reader, fields, vault, dir }) })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(NoteIndex {
+            inner: Arc::new(Inner {
+                index,
+                reader,
+                fields,
+                vault,
+                dir,
+            }),
+        })
     }
 
     pub fn vault(&self) -> &Vault {
@@ -141,7 +161,9 @@ impl NoteIndex {
 }
 
 fn remove_old_versions(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
     let current = format!("index-v{SCHEMA_VERSION}");
     for e in entries.flatten() {
         let name = e.file_name();

@@ -16,7 +16,10 @@ pub enum Clause {
     Tag(String),
     Path(String),
     File(String),
-    Property { key: String, value: Option<String> },
+    Property {
+        key: String,
+        value: Option<String>,
+    },
     /// Any of these (an `OR` group of operators or phrases).
     Any(Vec<Clause>),
 }
@@ -104,7 +107,10 @@ fn lex(input: &str) -> Vec<Item> {
             i += 1;
             continue;
         }
-        let negated = (c == '-' || c == '!') && chars.get(i + 1).is_some_and(|n| !n.is_whitespace() && *n != '-');
+        let negated = (c == '-' || c == '!')
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| !n.is_whitespace() && *n != '-');
         if negated {
             i += 1;
         }
@@ -115,14 +121,20 @@ fn lex(input: &str) -> Vec<Item> {
                 Clause::Phrase(text)
             }
             '[' => {
-                let end = chars[i + 1..].iter().position(|&c| c == ']').map_or(chars.len(), |p| i + 1 + p);
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map_or(chars.len(), |p| i + 1 + p);
                 let inner: String = chars[i + 1..end].iter().collect();
                 i = (end + 1).min(chars.len());
                 property(&inner)
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '"' | '(' | ')' | '[' | '“' | '”') {
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !matches!(chars[i], '"' | '(' | ')' | '[' | '“' | '”')
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -130,17 +142,21 @@ fn lex(input: &str) -> Vec<Item> {
                     out.push(Item::Or);
                     continue;
                 }
-                let op = word.split_once(':').map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()));
+                let op = word
+                    .split_once(':')
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()));
                 match op {
                     Some((key, value)) if is_operator(&key) => {
                         // `path:"two words"`: the value is the quoted string that follows.
-                        let value = if value.is_empty() && i < chars.len() && matches!(chars[i], '"' | '“') {
-                            let (text, next) = quoted(&chars, i);
-                            i = next;
-                            text
-                        } else {
-                            value
-                        };
+                        let value =
+                            if value.is_empty() && i < chars.len() && matches!(chars[i], '"' | '“')
+                            {
+                                let (text, next) = quoted(&chars, i);
+                                i = next;
+                                text
+                            } else {
+                                value
+                            };
                         operator(&key, value)
                     }
                     _ => Clause::Text(word),
@@ -157,17 +173,32 @@ fn lex(input: &str) -> Vec<Item> {
 
 fn quoted(chars: &[char], open: usize) -> (String, usize) {
     let start = open + 1;
-    let end = chars[start..].iter().position(|&c| c == '"' || c == '”' || c == '“').map_or(chars.len(), |p| start + p);
-    (chars[start..end].iter().collect(), (end + 1).min(chars.len()).max(start))
+    let end = chars[start..]
+        .iter()
+        .position(|&c| c == '"' || c == '”' || c == '“')
+        .map_or(chars.len(), |p| start + p);
+    (
+        chars[start..end].iter().collect(),
+        (end + 1).min(chars.len()).max(start),
+    )
 }
 
 fn is_operator(key: &str) -> bool {
-    matches!(key, "tag" | "path" | "file" | "content" | "line" | "section" | "block")
+    matches!(
+        key,
+        "tag" | "path" | "file" | "content" | "line" | "section" | "block"
+    )
 }
 
 fn operator(key: &str, value: String) -> Clause {
     match key {
-        "tag" => Clause::Tag(value.trim().trim_start_matches('#').trim_end_matches('/').to_lowercase()),
+        "tag" => Clause::Tag(
+            value
+                .trim()
+                .trim_start_matches('#')
+                .trim_end_matches('/')
+                .to_lowercase(),
+        ),
         "path" => Clause::Path(value),
         "file" => Clause::File(value),
         _ => Clause::Text(value),
@@ -178,15 +209,25 @@ fn property(inner: &str) -> Clause {
     match inner.split_once(':') {
         Some((k, v)) => {
             let v = v.trim().trim_matches('"').trim();
-            Clause::Property { key: k.trim().to_lowercase(), value: (!v.is_empty()).then(|| v.to_owned()) }
+            Clause::Property {
+                key: k.trim().to_lowercase(),
+                value: (!v.is_empty()).then(|| v.to_owned()),
+            }
         }
-        None => Clause::Property { key: inner.trim().to_lowercase(), value: None },
+        None => Clause::Property {
+            key: inner.trim().to_lowercase(),
+            value: None,
+        },
     }
 }
 
 fn is_blank(c: &Clause) -> bool {
     match c {
-        Clause::Text(s) | Clause::Phrase(s) | Clause::Tag(s) | Clause::Path(s) | Clause::File(s) => s.trim().is_empty(),
+        Clause::Text(s)
+        | Clause::Phrase(s)
+        | Clause::Tag(s)
+        | Clause::Path(s)
+        | Clause::File(s) => s.trim().is_empty(),
         Clause::Property { key, .. } => key.is_empty(),
         Clause::Any(v) => v.is_empty(),
     }
@@ -207,17 +248,53 @@ mod tests {
     fn operators() {
         use Clause::*;
         check("oauth github", &["oauth", "github"], &[], &[]);
-        check("\"exact phrase\" other", &["other"], &[Phrase("exact phrase".into())], &[]);
-        check("docker -kubernetes", &["docker"], &[], &[Text("kubernetes".into())]);
-        check("tag:#type/Research x", &["x"], &[Tag("type/research".into())], &[]);
+        check(
+            "\"exact phrase\" other",
+            &["other"],
+            &[Phrase("exact phrase".into())],
+            &[],
+        );
+        check(
+            "docker -kubernetes",
+            &["docker"],
+            &[],
+            &[Text("kubernetes".into())],
+        );
+        check(
+            "tag:#type/Research x",
+            &["x"],
+            &[Tag("type/research".into())],
+            &[],
+        );
         check("-tag:draft", &[], &[], &[Tag("draft".into())]);
-        check("path:research/2025 file:Docker", &[], &[Path("research/2025".into()), File("Docker".into())], &[]);
+        check(
+            "path:research/2025 file:Docker",
+            &[],
+            &[Path("research/2025".into()), File("Docker".into())],
+            &[],
+        );
         check("path:\"two words\"", &[], &[Path("two words".into())], &[]);
-        check("[status:draft] [type]", &[], &[
-            Property { key: "status".into(), value: Some("draft".into()) },
-            Property { key: "type".into(), value: None },
-        ], &[]);
-        check("tag:#a OR tag:#b", &[], &[Any(vec![Tag("a".into()), Tag("b".into())])], &[]);
+        check(
+            "[status:draft] [type]",
+            &[],
+            &[
+                Property {
+                    key: "status".into(),
+                    value: Some("draft".into()),
+                },
+                Property {
+                    key: "type".into(),
+                    value: None,
+                },
+            ],
+            &[],
+        );
+        check(
+            "tag:#a OR tag:#b",
+            &[],
+            &[Any(vec![Tag("a".into()), Tag("b".into())])],
+            &[],
+        );
         check("docker OR podman", &["docker", "podman"], &[], &[]);
         check("content:scaling", &["scaling"], &[], &[]);
     }
@@ -225,10 +302,28 @@ mod tests {
     #[test]
     fn chatgpt_text_is_just_text() {
         use Clause::*;
-        check("What is OAuth? (PKCE: S256)", &["What", "is", "OAuth?", "PKCE:", "S256"], &[], &[]);
+        check(
+            "What is OAuth? (PKCE: S256)",
+            &["What", "is", "OAuth?", "PKCE:", "S256"],
+            &[],
+            &[],
+        );
         check("a - b", &["a", "-", "b"], &[], &[]);
-        check("\"unclosed phrase", &[], &[Phrase("unclosed phrase".into())], &[]);
-        check("[unclosed", &[], &[Property { key: "unclosed".into(), value: None }], &[]);
+        check(
+            "\"unclosed phrase",
+            &[],
+            &[Phrase("unclosed phrase".into())],
+            &[],
+        );
+        check(
+            "[unclosed",
+            &[],
+            &[Property {
+                key: "unclosed".into(),
+                value: None,
+            }],
+            &[],
+        );
         check("OR OR", &[], &[], &[]);
         check("\"\" [] tag: ()", &[], &[], &[]);
         check("foo:bar", &["foo:bar"], &[], &[]);

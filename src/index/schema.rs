@@ -1,10 +1,12 @@
 //! The index schema, its version, and the text analyzer.
 
 use tantivy::schema::{
-    DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
 };
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
@@ -64,7 +66,9 @@ pub struct Fields {
 
 fn text(stored: bool) -> TextOptions {
     let opts = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer(EN).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        TextFieldIndexing::default()
+            .set_tokenizer(EN)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     if stored { opts.set_stored() } else { opts }
 }
@@ -105,7 +109,8 @@ pub fn build() -> (Schema, Fields) {
 
 /// The English analyzer used for every analyzed field and for queries.
 pub fn analyzer() -> TextAnalyzer {
-    let stop = StopWordFilter::new(Language::English).expect("tantivy ships an English stop word list");
+    let stop =
+        StopWordFilter::new(Language::English).expect("tantivy ships an English stop word list");
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)

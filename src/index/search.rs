@@ -3,8 +3,8 @@
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
+    Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::{Snippet, SnippetGenerator};
@@ -85,11 +85,18 @@ impl NoteIndex {
             clauses.push((Occur::Should, word_query(&searcher, &f, w)?));
         }
         for pair in words.windows(2) {
-            let terms = vec![(0, Term::from_field_text(f.body, &pair[0])), (1, Term::from_field_text(f.body, &pair[1]))];
+            let terms = vec![
+                (0, Term::from_field_text(f.body, &pair[0])),
+                (1, Term::from_field_text(f.body, &pair[1])),
+            ];
             let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), PROXIMITY_BOOST))));
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(phrase), PROXIMITY_BOOST)),
+            ));
         }
-        let ranked = !words.is_empty() || parsed.must.iter().any(|c| matches!(c, Clause::Phrase(_)));
+        let ranked =
+            !words.is_empty() || parsed.must.iter().any(|c| matches!(c, Clause::Phrase(_)));
         for c in &parsed.must {
             if let Some(q) = clause_query(&f, &mut analyzer, c) {
                 clauses.push((Occur::Must, q));
@@ -116,8 +123,10 @@ impl NoteIndex {
             searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?
         } else {
             // Only filters: newest first.
-            let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> =
-                searcher.search(&query, &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc))?;
+            let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> = searcher.search(
+                &query,
+                &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc),
+            )?;
             by_date.into_iter().map(|(_, addr)| (0.0, addr)).collect()
         };
 
@@ -130,13 +139,21 @@ impl NoteIndex {
             let id = stored_str(&doc, f.id).unwrap_or_default();
             let body = stored_str(&doc, f.body).unwrap_or_default();
             let snippet = snippets.snippet(&body);
-            let headings: Vec<(usize, u8, String)> =
-                stored_str(&doc, f.headings_json).and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
+            let headings: Vec<(usize, u8, String)> = stored_str(&doc, f.headings_json)
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
             let (snippet_text, heading) = if snippet.is_empty() {
-                (excerpt(&body, &words, &mut analyzer), best_heading_by_words(&headings, &words, &mut analyzer))
+                (
+                    excerpt(&body, &words, &mut analyzer),
+                    best_heading_by_words(&headings, &words, &mut analyzer),
+                )
             } else {
                 let start = snippet.fragment_range().start;
-                (bold(&snippet), heading_before(&headings, start).or_else(|| best_heading_by_words(&headings, &words, &mut analyzer)))
+                (
+                    bold(&snippet),
+                    heading_before(&headings, start)
+                        .or_else(|| best_heading_by_words(&headings, &words, &mut analyzer)),
+                )
             };
             hits.push(Hit {
                 title: stored_str(&doc, f.title).unwrap_or_else(|| id.clone()),
@@ -169,7 +186,10 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
     for (field, boost) in fields {
         let term = Term::from_field_text(field, w);
         df += searcher.doc_freq(&term)?;
-        per_field.push(Box::new(BoostQuery::new(Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)), boost)));
+        per_field.push(Box::new(BoostQuery::new(
+            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            boost,
+        )));
     }
     let chars = w.chars().count();
     if df == 0 && chars >= 4 {
@@ -180,27 +200,55 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
             per_field.push(Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)));
         }
     }
-    Ok(Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, TIE_BREAKER)))
+    Ok(Box::new(DisjunctionMaxQuery::with_tie_breaker(
+        per_field,
+        TIE_BREAKER,
+    )))
 }
 
 /// A query for a phrase, an operator or a group; `None` when it has no words to look for.
-fn clause_query(f: &Fields, analyzer: &mut TextAnalyzer, clause: &Clause) -> Option<Box<dyn Query>> {
+fn clause_query(
+    f: &Fields,
+    analyzer: &mut TextAnalyzer,
+    clause: &Clause,
+) -> Option<Box<dyn Query>> {
     let q: Box<dyn Query> = match clause {
-        Clause::Text(t) => any_field(analyzer, t, &[f.title, f.aliases, f.headings, f.tags, f.body])?,
+        Clause::Text(t) => any_field(
+            analyzer,
+            t,
+            &[f.title, f.aliases, f.headings, f.tags, f.body],
+        )?,
         Clause::Phrase(p) => any_field(analyzer, p, &[f.title, f.aliases, f.headings, f.body])?,
-        Clause::Tag(tag) => filter(TermQuery::new(Term::from_field_text(f.tag_key, tag), IndexRecordOption::Basic)),
-        Clause::Path(p) => Box::new(ConstScoreQuery::new(any_field(analyzer, p, &[f.path])?, 0.0)),
-        Clause::File(p) => Box::new(ConstScoreQuery::new(any_field(analyzer, p, &[f.file])?, 0.0)),
-        Clause::Property { key, value: None } => {
-            filter(TermQuery::new(Term::from_field_text(f.prop_key, key), IndexRecordOption::Basic))
-        }
-        Clause::Property { key, value: Some(v) } => {
+        Clause::Tag(tag) => filter(TermQuery::new(
+            Term::from_field_text(f.tag_key, tag),
+            IndexRecordOption::Basic,
+        )),
+        Clause::Path(p) => Box::new(ConstScoreQuery::new(
+            any_field(analyzer, p, &[f.path])?,
+            0.0,
+        )),
+        Clause::File(p) => Box::new(ConstScoreQuery::new(
+            any_field(analyzer, p, &[f.file])?,
+            0.0,
+        )),
+        Clause::Property { key, value: None } => filter(TermQuery::new(
+            Term::from_field_text(f.prop_key, key),
+            IndexRecordOption::Basic,
+        )),
+        Clause::Property {
+            key,
+            value: Some(v),
+        } => {
             let whole = TermQuery::new(
-                Term::from_field_text(f.prop_kv, &format!("{key}{PROP_SEP}{}", v.trim().to_lowercase())),
+                Term::from_field_text(
+                    f.prop_kv,
+                    &format!("{key}{PROP_SEP}{}", v.trim().to_lowercase()),
+                ),
                 IndexRecordOption::Basic,
             );
             let toks = schema::tokens(analyzer, v);
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(whole))];
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, Box::new(whole))];
             if !toks.is_empty() {
                 let all: Vec<(Occur, Box<dyn Query>)> = toks
                     .iter()
@@ -214,11 +262,17 @@ fn clause_query(f: &Fields, analyzer: &mut TextAnalyzer, clause: &Clause) -> Opt
                     .collect();
                 alternatives.push((Occur::Should, Box::new(BooleanQuery::new(all))));
             }
-            Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(alternatives)), 0.0))
+            Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(alternatives)),
+                0.0,
+            ))
         }
         Clause::Any(items) => {
-            let subs: Vec<(Occur, Box<dyn Query>)> =
-                items.iter().filter_map(|c| clause_query(f, analyzer, c)).map(|q| (Occur::Should, q)).collect();
+            let subs: Vec<(Occur, Box<dyn Query>)> = items
+                .iter()
+                .filter_map(|c| clause_query(f, analyzer, c))
+                .map(|q| (Occur::Should, q))
+                .collect();
             if subs.is_empty() {
                 return None;
             }
@@ -243,9 +297,15 @@ fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Optio
         .iter()
         .map(|&field| {
             let q: Box<dyn Query> = if toks.len() == 1 {
-                Box::new(TermQuery::new(Term::from_field_text(field, &toks[0].1), IndexRecordOption::WithFreqs))
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, &toks[0].1),
+                    IndexRecordOption::WithFreqs,
+                ))
             } else {
-                let terms = toks.iter().map(|(pos, t)| (pos - base, Term::from_field_text(field, t))).collect();
+                let terms = toks
+                    .iter()
+                    .map(|(pos, t)| (pos - base, Term::from_field_text(field, t)))
+                    .collect();
                 Box::new(PhraseQuery::new_with_offset(terms))
             };
             (Occur::Should, q)
@@ -279,7 +339,12 @@ fn one_line(s: &str) -> String {
 fn excerpt(body: &str, words: &[String], analyzer: &mut TextAnalyzer) -> String {
     let line = body
         .lines()
-        .find(|line| !words.is_empty() && schema::tokens(analyzer, line).iter().any(|(_, t)| words.contains(t)))
+        .find(|line| {
+            !words.is_empty()
+                && schema::tokens(analyzer, line)
+                    .iter()
+                    .any(|(_, t)| words.contains(t))
+        })
         .or_else(|| body.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("");
     let text = one_line(line);
@@ -290,13 +355,29 @@ fn excerpt(body: &str, words: &[String], analyzer: &mut TextAnalyzer) -> String 
 }
 
 fn heading_before(headings: &[(usize, u8, String)], offset: usize) -> Option<String> {
-    headings.iter().take_while(|(o, _, _)| *o <= offset).last().map(|(_, _, t)| t.clone())
-}
-
-fn best_heading_by_words(headings: &[(usize, u8, String)], words: &[String], analyzer: &mut TextAnalyzer) -> Option<String> {
     headings
         .iter()
-        .map(|(_, _, t)| (schema::tokens(analyzer, t).iter().filter(|(_, w)| words.contains(w)).count(), t))
+        .take_while(|(o, _, _)| *o <= offset)
+        .last()
+        .map(|(_, _, t)| t.clone())
+}
+
+fn best_heading_by_words(
+    headings: &[(usize, u8, String)],
+    words: &[String],
+    analyzer: &mut TextAnalyzer,
+) -> Option<String> {
+    headings
+        .iter()
+        .map(|(_, _, t)| {
+            (
+                schema::tokens(analyzer, t)
+                    .iter()
+                    .filter(|(_, w)| words.contains(w))
+                    .count(),
+                t,
+            )
+        })
         .filter(|(n, _)| *n > 0)
         .max_by_key(|(n, _)| *n)
         .map(|(_, t)| t.clone())

@@ -82,8 +82,14 @@ enum Outcome {
 
 impl Indexer {
     pub(super) fn new(idx: NoteIndex) -> Result<Indexer, IndexError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
-        let writer = match idx.inner.index.writer_with_num_threads(threads, WRITER_MEMORY) {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let writer = match idx
+            .inner
+            .index
+            .writer_with_num_threads(threads, WRITER_MEMORY)
+        {
             Ok(w) => w,
             Err(tantivy::TantivyError::LockFailure(..)) => return Err(IndexError::Busy),
             Err(e) => return Err(e.into()),
@@ -97,20 +103,34 @@ impl Indexer {
     }
 
     /// Brings the whole index in line with the vault. With `full`, every note is re-parsed.
-    pub fn sync_all(&mut self, full: bool, progress: &dyn Progress) -> Result<ReindexReport, IndexError> {
+    pub fn sync_all(
+        &mut self,
+        full: bool,
+        progress: &dyn Progress,
+    ) -> Result<ReindexReport, IndexError> {
         let started = Instant::now();
         let (entries, walk_warnings) = self.idx.vault().scan();
         let mut report = ReindexReport::default();
-        report.skipped.extend(walk_warnings.into_iter().map(|(path, reason)| Skipped { path, reason }));
+        report.skipped.extend(
+            walk_warnings
+                .into_iter()
+                .map(|(path, reason)| Skipped { path, reason }),
+        );
         if full {
             self.writer.delete_all_documents()?;
             self.state.clear();
         }
         let on_disk: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-        let gone: Vec<String> = self.state.keys().filter(|id| !on_disk.contains(String::as_str(id))).cloned().collect();
+        let gone: Vec<String> = self
+            .state
+            .keys()
+            .filter(|id| !on_disk.contains(String::as_str(id)))
+            .cloned()
+            .collect();
         drop(on_disk);
         progress.start(entries.len() as u64);
-        let candidates: Vec<(String, Option<FileState>)> = entries.into_iter().map(|e| (e.id, Some(e.state))).collect();
+        let candidates: Vec<(String, Option<FileState>)> =
+            entries.into_iter().map(|e| (e.id, Some(e.state))).collect();
         self.apply(candidates, progress, &mut report)?;
         for id in gone {
             self.delete(&id);
@@ -121,7 +141,10 @@ impl Indexer {
     }
 
     /// Re-checks the given note ids against the disk (each: gone, unchanged, or changed).
-    pub fn sync_ids<I: IntoIterator<Item = String>>(&mut self, ids: I) -> Result<ReindexReport, IndexError> {
+    pub fn sync_ids<I: IntoIterator<Item = String>>(
+        &mut self,
+        ids: I,
+    ) -> Result<ReindexReport, IndexError> {
         let started = Instant::now();
         let mut report = ReindexReport::default();
         let mut seen = HashSet::new();
@@ -140,10 +163,19 @@ impl Indexer {
 
     /// Ids of every indexed note whose id starts with `prefix` (a folder, with its `/`).
     pub fn ids_under(&self, prefix: &str) -> Vec<String> {
-        self.state.keys().filter(|id| id.starts_with(prefix)).cloned().collect()
+        self.state
+            .keys()
+            .filter(|id| id.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
-    fn apply(&mut self, candidates: Vec<(String, Option<FileState>)>, progress: &dyn Progress, report: &mut ReindexReport) -> Result<(), IndexError> {
+    fn apply(
+        &mut self,
+        candidates: Vec<(String, Option<FileState>)>,
+        progress: &dyn Progress,
+        report: &mut ReindexReport,
+    ) -> Result<(), IndexError> {
         let idx = &self.idx;
         let state = &self.state;
         // Reading, hashing and parsing run in parallel; the writer's own threads index.
@@ -165,12 +197,18 @@ impl Indexer {
                 }
                 Outcome::Add(doc, indexed, warnings) => {
                     if self.state.contains_key(&id) {
-                        self.writer.delete_term(Term::from_field_text(self.idx.fields().id, &id));
+                        self.writer
+                            .delete_term(Term::from_field_text(self.idx.fields().id, &id));
                     }
                     self.writer.add_document(*doc)?;
                     self.state.insert(id.clone(), indexed);
                     report.indexed += 1;
-                    report.warnings.extend(warnings.into_iter().map(|reason| Skipped { path: id.clone(), reason }));
+                    report
+                        .warnings
+                        .extend(warnings.into_iter().map(|reason| Skipped {
+                            path: id.clone(),
+                            reason,
+                        }));
                 }
                 Outcome::Remove => {
                     if self.state.contains_key(&id) {
@@ -191,7 +229,8 @@ impl Indexer {
     }
 
     fn delete(&mut self, id: &str) {
-        self.writer.delete_term(Term::from_field_text(self.idx.fields().id, id));
+        self.writer
+            .delete_term(Term::from_field_text(self.idx.fields().id, id));
         self.state.remove(id);
     }
 
@@ -218,8 +257,15 @@ impl Indexer {
     }
 }
 
-fn examine(idx: &NoteIndex, id: &str, disk: Option<FileState>, indexed: Option<Indexed>) -> Outcome {
-    let Some(disk) = disk else { return Outcome::Remove };
+fn examine(
+    idx: &NoteIndex,
+    id: &str,
+    disk: Option<FileState>,
+    indexed: Option<Indexed>,
+) -> Outcome {
+    let Some(disk) = disk else {
+        return Outcome::Remove;
+    };
     if let Some(ix) = indexed
         && ix.size == disk.size
         && ix.mtime_ns == disk.mtime_ns
@@ -232,7 +278,11 @@ fn examine(idx: &NoteIndex, id: &str, disk: Option<FileState>, indexed: Option<I
         Err(e) => return Outcome::Skip(e.to_string()),
     };
     let hash = content_hash(text.as_bytes());
-    let now = Indexed { size: state.size, mtime_ns: state.mtime_ns, hash };
+    let now = Indexed {
+        size: state.size,
+        mtime_ns: state.mtime_ns,
+        hash,
+    };
     if let Some(ix) = indexed
         && ix.hash == hash
     {
@@ -295,8 +345,14 @@ fn document(idx: &NoteIndex, note: &ParsedNote, st: Indexed) -> TantivyDocument 
     doc.add_text(f.file, stem.replace(['-', '_'], " "));
     doc.add_text(f.body, &note.text);
     add_properties(&mut doc, f, &note.properties);
-    doc.add_date(f.created, DateTime::from_timestamp_secs(note.created.timestamp()));
-    doc.add_date(f.modified, DateTime::from_timestamp_secs(note.modified.timestamp()));
+    doc.add_date(
+        f.created,
+        DateTime::from_timestamp_secs(note.created.timestamp()),
+    );
+    doc.add_date(
+        f.modified,
+        DateTime::from_timestamp_secs(note.modified.timestamp()),
+    );
     doc.add_u64(f.size, st.size);
     doc.add_i64(f.mtime, st.mtime_ns);
     doc.add_u64(f.hash, st.hash);
@@ -312,20 +368,38 @@ fn document(idx: &NoteIndex, note: &ParsedNote, st: Indexed) -> TantivyDocument 
     for k in link_keys {
         doc.add_text(f.link_key, k);
     }
-    doc.add_text(f.links_json, serde_json::to_string(&note.links).unwrap_or_default());
-    let headings: Vec<(usize, u8, &str)> = note.headings.iter().map(|h| (h.offset, h.level, h.text.as_str())).collect();
-    doc.add_text(f.headings_json, serde_json::to_string(&headings).unwrap_or_default());
+    doc.add_text(
+        f.links_json,
+        serde_json::to_string(&note.links).unwrap_or_default(),
+    );
+    let headings: Vec<(usize, u8, &str)> = note
+        .headings
+        .iter()
+        .map(|h| (h.offset, h.level, h.text.as_str()))
+        .collect();
+    doc.add_text(
+        f.headings_json,
+        serde_json::to_string(&headings).unwrap_or_default(),
+    );
     doc
 }
 
-fn add_properties(doc: &mut TantivyDocument, f: &schema::Fields, props: &serde_json::Map<String, serde_json::Value>) {
+fn add_properties(
+    doc: &mut TantivyDocument,
+    f: &schema::Fields,
+    props: &serde_json::Map<String, serde_json::Value>,
+) {
     let mut analyzer = schema::analyzer();
-    let mut stack: Vec<(String, &serde_json::Value)> = props.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
+    let mut stack: Vec<(String, &serde_json::Value)> =
+        props.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
     while let Some((key, value)) = stack.pop() {
         match value {
             serde_json::Value::Object(m) => {
                 doc.add_text(f.prop_key, &key);
-                stack.extend(m.iter().map(|(k, v)| (format!("{key}.{}", k.to_lowercase()), v)));
+                stack.extend(
+                    m.iter()
+                        .map(|(k, v)| (format!("{key}.{}", k.to_lowercase()), v)),
+                );
             }
             serde_json::Value::Array(items) => {
                 doc.add_text(f.prop_key, &key);
@@ -339,7 +413,10 @@ fn add_properties(doc: &mut TantivyDocument, f: &schema::Fields, props: &serde_j
                     other => other.to_string(),
                 };
                 // The property's whole value, lower-cased, matches too (`[status:in-progress]`).
-                doc.add_text(f.prop_kv, format!("{key}{PROP_SEP}{}", text.trim().to_lowercase()));
+                doc.add_text(
+                    f.prop_kv,
+                    format!("{key}{PROP_SEP}{}", text.trim().to_lowercase()),
+                );
                 for (_, tok) in schema::tokens(&mut analyzer, &text) {
                     doc.add_text(f.prop_kv, format!("{key}{PROP_SEP}{tok}"));
                 }
@@ -364,7 +441,9 @@ fn load_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
         let hashes = ff.u64("hash")?;
         let mut id = String::new();
         for doc in seg.doc_ids_alive() {
-            let Some(ord) = ids.term_ords(doc).next() else { continue };
+            let Some(ord) = ids.term_ords(doc).next() else {
+                continue;
+            };
             id.clear();
             ids.ord_to_str(ord, &mut id)?;
             let entry = Indexed {
@@ -380,10 +459,15 @@ fn load_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
 
 /// A stored text field's first value.
 pub(super) fn stored_str(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
-    doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned)
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
 }
 
 /// All values of a stored text field.
 pub(super) fn stored_strs(doc: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> {
-    doc.get_all(field).filter_map(|v| v.as_str()).map(str::to_owned).collect()
+    doc.get_all(field)
+        .filter_map(|v| v.as_str())
+        .map(str::to_owned)
+        .collect()
 }

@@ -14,7 +14,11 @@ pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f %z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Some(dt.with_timezone(&Utc));
         }
@@ -33,8 +37,16 @@ pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
         }
     }
     const DATES: &[&str] = &[
-        "%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y",
-        "%B %d %Y", "%b %d %Y", "%Y%m%d",
+        "%Y-%m-%d",
+        "%Y/%m/%d",
+        "%d.%m.%Y",
+        "%B %d, %Y",
+        "%b %d, %Y",
+        "%d %B %Y",
+        "%d %b %Y",
+        "%B %d %Y",
+        "%b %d %Y",
+        "%Y%m%d",
     ];
     for fmt in DATES {
         if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
@@ -42,7 +54,10 @@ pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
         }
     }
     if s.len() >= 9 && s.len() <= 11 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().and_then(|secs| Utc.timestamp_opt(secs, 0).single());
+        return s
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| Utc.timestamp_opt(secs, 0).single());
     }
     None
 }
@@ -61,7 +76,10 @@ mod tests {
         check("2024-03-05", Some("2024-03-05T00:00:00+00:00"));
         check("2024-03-05T10:20:00", Some("2024-03-05T10:20:00+00:00"));
         check("2024-03-05 10:20", Some("2024-03-05T10:20:00+00:00"));
-        check("2024-03-05T10:20:00+02:00", Some("2024-03-05T08:20:00+00:00"));
+        check(
+            "2024-03-05T10:20:00+02:00",
+            Some("2024-03-05T08:20:00+00:00"),
+        );
         check("2025-06-29 14:00:44", Some("2025-06-29T14:00:44+00:00"));
         check("March 5, 2024", Some("2024-03-05T00:00:00+00:00"));
         check("5 Mar 2024", Some("2024-03-05T00:00:00+00:00"));

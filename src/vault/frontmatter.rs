@@ -23,15 +23,25 @@ pub struct Split<'a> {
 pub fn split(text: &str) -> Split<'_> {
     let text_no_bom = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(first_line_end) = text_no_bom.find('\n') else {
-        return Split { yaml: None, body: text_no_bom, unclosed: text_no_bom.trim_end() == "---" };
+        return Split {
+            yaml: None,
+            body: text_no_bom,
+            unclosed: text_no_bom.trim_end() == "---",
+        };
     };
     if text_no_bom[..first_line_end].trim_end() != "---" {
-        return Split { yaml: None, body: text_no_bom, unclosed: false };
+        return Split {
+            yaml: None,
+            body: text_no_bom,
+            unclosed: false,
+        };
     }
     let rest_start = first_line_end + 1;
     let mut pos = rest_start;
     while pos <= text_no_bom.len() {
-        let line_end = text_no_bom[pos..].find('\n').map_or(text_no_bom.len(), |i| pos + i);
+        let line_end = text_no_bom[pos..]
+            .find('\n')
+            .map_or(text_no_bom.len(), |i| pos + i);
         let line = text_no_bom[pos..line_end].trim_end();
         if line == "---" || line == "..." {
             let body_start = (line_end + 1).min(text_no_bom.len());
@@ -46,13 +56,20 @@ pub fn split(text: &str) -> Split<'_> {
         }
         pos = line_end + 1;
     }
-    Split { yaml: None, body: text_no_bom, unclosed: true }
+    Split {
+        yaml: None,
+        body: text_no_bom,
+        unclosed: true,
+    }
 }
 
 /// Parses frontmatter YAML into a JSON object. Errors are one sentence for the warning.
 pub fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, String> {
     if yaml.len() > MAX_FRONTMATTER_BYTES {
-        return Err(format!("frontmatter is larger than {} KiB", MAX_FRONTMATTER_BYTES / 1024));
+        return Err(format!(
+            "frontmatter is larger than {} KiB",
+            MAX_FRONTMATTER_BYTES / 1024
+        ));
     }
     if yaml.trim().is_empty() {
         return Ok(Map::new());
@@ -61,7 +78,10 @@ pub fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, String> {
     match pod_to_json(pod) {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),
-        other => Err(format!("frontmatter is a {} rather than a set of properties", kind(&other))),
+        other => Err(format!(
+            "frontmatter is a {} rather than a set of properties",
+            kind(&other)
+        )),
     }
 }
 
@@ -88,7 +108,12 @@ fn pod_to_json(pod: Pod) -> Value {
             // HashMap order is random: sort so output and hashes are stable.
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, pod_to_json(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, pod_to_json(v)))
+                    .collect(),
+            )
         }
     }
 }
@@ -167,8 +192,15 @@ mod tests {
 
     #[test]
     fn yaml_errors_are_sentences() {
-        assert!(parse_yaml("title: [unclosed").unwrap_err().starts_with("frontmatter is not valid YAML"));
-        assert_eq!(parse_yaml("- a\n- b").unwrap_err(), "frontmatter is a list rather than a set of properties");
+        assert!(
+            parse_yaml("title: [unclosed")
+                .unwrap_err()
+                .starts_with("frontmatter is not valid YAML")
+        );
+        assert_eq!(
+            parse_yaml("- a\n- b").unwrap_err(),
+            "frontmatter is a list rather than a set of properties"
+        );
         let map = parse_yaml("b: 1\na: [x, y]\nc: 2024-03-05").unwrap();
         assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(map["c"], Value::String("2024-03-05".into()));
@@ -179,7 +211,10 @@ mod tests {
         let v = |s: &str| serde_json::from_str::<Value>(s).unwrap();
         assert_eq!(string_list(&v(r#""a, b""#), false).unwrap(), ["a", "b"]);
         assert_eq!(string_list(&v(r#""a b""#), true).unwrap(), ["a", "b"]);
-        assert_eq!(string_list(&v(r#"["x", 2, null]"#), false).unwrap(), ["x", "2"]);
+        assert_eq!(
+            string_list(&v(r#"["x", 2, null]"#), false).unwrap(),
+            ["x", "2"]
+        );
         assert_eq!(string_list(&v("42"), true), Err("number"));
         assert_eq!(string_list(&v(r#"{"a":"b"}"#), true), Err("mapping"));
     }

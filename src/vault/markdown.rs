@@ -65,14 +65,26 @@ pub fn parse(body: &str) -> Markdown {
                     if level == 1 && out.first_h1.is_none() && !text.is_empty() {
                         out.first_h1 = Some(text.clone());
                     }
-                    out.headings.push(Heading { level, text, offset });
+                    out.headings.push(Heading {
+                        level,
+                        text,
+                        offset,
+                    });
                 }
                 push_break(&mut out.text);
             }
-            Event::Start(Tag::Link { link_type, dest_url, .. }) => {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            }) => {
                 link = make_link(link_type, &dest_url, false).map(|l| (l, String::new()));
             }
-            Event::Start(Tag::Image { link_type, dest_url, .. }) => {
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                ..
+            }) => {
                 link = make_link(link_type, &dest_url, true).map(|l| (l, String::new()));
             }
             Event::End(TagEnd::Link | TagEnd::Image) => {
@@ -106,7 +118,9 @@ pub fn parse(body: &str) -> Markdown {
             }
             Event::Code(t) => append(&mut out, &mut heading, &mut link, &t),
             Event::SoftBreak | Event::HardBreak => append(&mut out, &mut heading, &mut link, " "),
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_)) => {
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_),
+            ) => {
                 push_break(&mut out.text);
             }
             _ => {}
@@ -117,7 +131,12 @@ pub fn parse(body: &str) -> Markdown {
     out
 }
 
-fn append(out: &mut Markdown, heading: &mut Option<(u8, String, usize)>, link: &mut Option<(Link, String)>, t: &str) {
+fn append(
+    out: &mut Markdown,
+    heading: &mut Option<(u8, String, usize)>,
+    link: &mut Option<(Link, String)>,
+    t: &str,
+) {
     if let Some((_, h, _)) = heading.as_mut() {
         h.push_str(t);
     }
@@ -149,15 +168,24 @@ fn make_link(link_type: LinkType, dest: &str, embed: bool) -> Option<Link> {
     let markdown = !wikilink;
     let dest = if markdown {
         // Markdown links to other notes are relative paths; anything with a scheme is the web.
-        if dest.contains("://") || dest.starts_with("mailto:") || dest.starts_with('#') || dest.is_empty() {
+        if dest.contains("://")
+            || dest.starts_with("mailto:")
+            || dest.starts_with('#')
+            || dest.is_empty()
+        {
             return None;
         }
-        percent_encoding::percent_decode_str(dest).decode_utf8_lossy().into_owned()
+        percent_encoding::percent_decode_str(dest)
+            .decode_utf8_lossy()
+            .into_owned()
     } else {
         dest.to_owned()
     };
     let (target, heading) = match dest.split_once('#') {
-        Some((t, h)) => (t.trim().to_owned(), Some(h.trim().to_owned()).filter(|h| !h.is_empty())),
+        Some((t, h)) => (
+            t.trim().to_owned(),
+            Some(h.trim().to_owned()).filter(|h| !h.is_empty()),
+        ),
         None => (dest.trim().to_owned(), None),
     };
     let target = match target.split_once('^') {
@@ -171,7 +199,13 @@ fn make_link(link_type: LinkType, dest: &str, embed: bool) -> Option<Link> {
     // the text itself is filled in when the link ends.
     let piped = matches!(link_type, LinkType::WikiLink { has_pothole: true });
     let display = (piped || markdown).then(String::new);
-    Some(Link { target, heading, display, embed, markdown })
+    Some(Link {
+        target,
+        heading,
+        display,
+        embed,
+        markdown,
+    })
 }
 
 /// Inline `#tags`: a `#` at the start or after whitespace, then letters, digits, `_`, `-` and `/`,
@@ -212,12 +246,29 @@ mod tests {
         );
         assert_eq!(md.first_h1.as_deref(), Some("Title"));
         assert_eq!(
-            md.headings.iter().map(|h| (h.level, h.text.as_str())).collect::<Vec<_>>(),
+            md.headings
+                .iter()
+                .map(|h| (h.level, h.text.as_str()))
+                .collect::<Vec<_>>(),
             [(1, "Title"), (2, "Section")]
         );
-        assert_eq!(&md.text[md.headings[1].offset..md.headings[1].offset + 7], "Section");
+        assert_eq!(
+            &md.text[md.headings[1].offset..md.headings[1].offset + 7],
+            "Section"
+        );
         assert_eq!(md.tags, ["tag/nested"]);
-        let targets: Vec<_> = md.links.iter().map(|l| (l.target.as_str(), l.heading.as_deref(), l.display.as_deref(), l.embed)).collect();
+        let targets: Vec<_> = md
+            .links
+            .iter()
+            .map(|l| {
+                (
+                    l.target.as_str(),
+                    l.heading.as_deref(),
+                    l.display.as_deref(),
+                    l.embed,
+                )
+            })
+            .collect();
         assert_eq!(
             targets,
             [

@@ -46,7 +46,9 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
     let mut warnings = Vec::new();
     let split = frontmatter::split(text);
     if split.unclosed {
-        warnings.push("frontmatter fence `---` is never closed; the note is indexed as plain text".to_owned());
+        warnings.push(
+            "frontmatter fence `---` is never closed; the note is indexed as plain text".to_owned(),
+        );
     }
     let properties = match split.yaml.map(frontmatter::parse_yaml) {
         Some(Ok(map)) => map,
@@ -59,11 +61,15 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
     let md = markdown::parse(split.body);
 
     let mut list = |key: &str, split_spaces: bool| -> Vec<String> {
-        let Some(v) = properties.get(key) else { return Vec::new() };
+        let Some(v) = properties.get(key) else {
+            return Vec::new();
+        };
         match string_list(v, split_spaces) {
             Ok(items) => items,
             Err(kind) => {
-                warnings.push(format!("property `{key}` is a {kind}, expected text or a list; ignored"));
+                warnings.push(format!(
+                    "property `{key}` is a {kind}, expected text or a list; ignored"
+                ));
                 Vec::new()
             }
         }
@@ -81,17 +87,27 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
     let mut seen = std::collections::HashSet::new();
     aliases.retain(|a| seen.insert(a.to_lowercase()));
 
-    let text_prop = |key: &str| properties.get(key).and_then(scalar_text).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let text_prop = |key: &str| {
+        properties
+            .get(key)
+            .and_then(scalar_text)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
     let stem = id.rsplit('/').next().unwrap_or(id);
     let stem = stem.strip_suffix(".md").unwrap_or(stem);
-    let title = text_prop("title").or_else(|| md.first_h1.clone()).unwrap_or_else(|| stem.to_owned());
+    let title = text_prop("title")
+        .or_else(|| md.first_h1.clone())
+        .unwrap_or_else(|| stem.to_owned());
 
     let mut date = |keys: &[&str]| -> Option<DateTime<Utc>> {
         for key in keys {
             if let Some(raw) = text_prop(key) {
                 match parse_date(&raw) {
                     Some(d) => return Some(d),
-                    None => warnings.push(format!("property `{key}` is not a date I can read ({raw:?}); using the file's time")),
+                    None => warnings.push(format!(
+                        "property `{key}` is not a date I can read ({raw:?}); using the file's time"
+                    )),
                 }
             }
         }
@@ -132,8 +148,12 @@ mod tests {
 
     #[test]
     fn titles() {
-        check("---\ntitle: From FM\n---\n# From H1\n", |n| assert_eq!(n.title, "From FM"));
-        check("intro\n# From H1\n## Sub", |n| assert_eq!(n.title, "From H1"));
+        check("---\ntitle: From FM\n---\n# From H1\n", |n| {
+            assert_eq!(n.title, "From FM")
+        });
+        check("intro\n# From H1\n## Sub", |n| {
+            assert_eq!(n.title, "From H1")
+        });
         check("no heading", |n| assert_eq!(n.title, "My Note"));
         check("---\ntitle: 2024\n---\n", |n| assert_eq!(n.title, "2024"));
         check("---\ntitle: ''\n---\n# H\n", |n| assert_eq!(n.title, "H"));
@@ -141,30 +161,48 @@ mod tests {
 
     #[test]
     fn tags_and_aliases() {
-        check("---\ntags: [type/research, '#ai']\naliases: Other Name\n---\nbody #inline and #ai\n", |n| {
-            assert_eq!(n.tags, ["type/research", "ai", "inline"]);
-            assert_eq!(n.aliases, ["Other Name"]);
-            assert!(n.warnings.is_empty(), "{:?}", n.warnings);
+        check(
+            "---\ntags: [type/research, '#ai']\naliases: Other Name\n---\nbody #inline and #ai\n",
+            |n| {
+                assert_eq!(n.tags, ["type/research", "ai", "inline"]);
+                assert_eq!(n.aliases, ["Other Name"]);
+                assert!(n.warnings.is_empty(), "{:?}", n.warnings);
+            },
+        );
+        check("---\ntags: one two, three\n---\n", |n| {
+            assert_eq!(n.tags, ["one", "two", "three"])
         });
-        check("---\ntags: one two, three\n---\n", |n| assert_eq!(n.tags, ["one", "two", "three"]));
-        check("---\ntags: 42\naliases: {a: b}\n---\nstill here #ok\n", |n| {
-            assert_eq!(n.tags, ["ok"]);
-            assert!(n.aliases.is_empty());
-            assert_eq!(n.warnings.len(), 2, "{:?}", n.warnings);
-            assert!(n.warnings[0].contains("`tags` is a number"));
-            assert!(n.text.contains("still here"));
-        });
+        check(
+            "---\ntags: 42\naliases: {a: b}\n---\nstill here #ok\n",
+            |n| {
+                assert_eq!(n.tags, ["ok"]);
+                assert!(n.aliases.is_empty());
+                assert_eq!(n.warnings.len(), 2, "{:?}", n.warnings);
+                assert!(
+                    n.warnings.iter().any(|w| w.contains("`tags` is a number")),
+                    "{:?}",
+                    n.warnings
+                );
+                assert!(n.text.contains("still here"));
+            },
+        );
     }
 
     #[test]
     fn dates_fall_back_to_mtime() {
         check("---\ncreated: 2024-03-05\nmodified: someday\n---\n", |n| {
-            assert_eq!(n.created, Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap());
+            assert_eq!(
+                n.created,
+                Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap()
+            );
             assert_eq!(n.modified, mtime());
             assert_eq!(n.warnings.len(), 1);
         });
         check("---\ndate: March 5, 2024\n---\n", |n| {
-            assert_eq!(n.created, Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap());
+            assert_eq!(
+                n.created,
+                Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap()
+            );
         });
     }
 
@@ -183,10 +221,13 @@ mod tests {
 
     #[test]
     fn properties_and_frontmatter_id() {
-        check("---\nid: custom-1\nstatus: draft\nnested: {a: 1}\n---\n", |n| {
-            assert_eq!(n.frontmatter_id.as_deref(), Some("custom-1"));
-            assert_eq!(n.properties["status"], "draft");
-            assert_eq!(n.properties["nested"]["a"], 1);
-        });
+        check(
+            "---\nid: custom-1\nstatus: draft\nnested: {a: 1}\n---\n",
+            |n| {
+                assert_eq!(n.frontmatter_id.as_deref(), Some("custom-1"));
+                assert_eq!(n.properties["status"], "draft");
+                assert_eq!(n.properties["nested"]["a"], 1);
+            },
+        );
     }
 }

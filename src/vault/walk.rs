@@ -28,7 +28,10 @@ impl FileState {
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        FileState { size: meta.len(), mtime_ns }
+        FileState {
+            size: meta.len(),
+            mtime_ns,
+        }
     }
 
     pub fn mtime(&self) -> DateTime<Utc> {
@@ -69,9 +72,16 @@ impl Vault {
     /// Opens the vault at `root`. Fails when the folder does not exist.
     pub fn open(root: &Path, max_note_bytes: u64) -> anyhow::Result<Vault> {
         use anyhow::Context;
-        let root = fs::canonicalize(root).with_context(|| format!("vault folder {} does not exist", root.display()))?;
-        anyhow::ensure!(root.is_dir(), "vault path {} is not a folder", root.display());
-        let name = root.file_name().map_or_else(|| "vault".to_owned(), |n| n.to_string_lossy().into_owned());
+        let root = fs::canonicalize(root)
+            .with_context(|| format!("vault folder {} does not exist", root.display()))?;
+        anyhow::ensure!(
+            root.is_dir(),
+            "vault path {} is not a folder",
+            root.display()
+        );
+        let name = root
+            .file_name()
+            .map_or_else(|| "vault".to_owned(), |n| n.to_string_lossy().into_owned());
         let mut builder = GitignoreBuilder::new(&root);
         let ignore_file = root.join(IGNORE_FILE);
         if ignore_file.exists()
@@ -83,7 +93,12 @@ impl Vault {
             tracing::warn!("the ignore file was not understood, nothing extra is ignored: {err}");
             Gitignore::empty()
         });
-        Ok(Vault { root, name, ignore, max_note_bytes })
+        Ok(Vault {
+            root,
+            name,
+            ignore,
+            max_note_bytes,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -113,10 +128,15 @@ impl Vault {
 
     /// Whether a vault-relative path is outside the set of notes by rule.
     pub fn is_ignored(&self, rel: &Path, is_dir: bool) -> bool {
-        if rel.components().any(|c| matches!(c, Component::Normal(n) if ALWAYS_IGNORED.iter().any(|i| n == *i))) {
+        if rel
+            .components()
+            .any(|c| matches!(c, Component::Normal(n) if ALWAYS_IGNORED.iter().any(|i| n == *i)))
+        {
             return true;
         }
-        self.ignore.matched_path_or_any_parents(rel, is_dir).is_ignore()
+        self.ignore
+            .matched_path_or_any_parents(rel, is_dir)
+            .is_ignore()
     }
 
     /// The id of an absolute path under the vault, when it names a note (not checking it exists).
@@ -133,26 +153,56 @@ impl Vault {
     /// Walks the vault. Returns the notes and, for files that could not be considered, warnings
     /// `(path, reason)`. Symlinks are followed only to targets inside the vault; loops end.
     pub fn scan(&self) -> (Vec<VaultEntry>, Vec<(String, String)>) {
+        self.scan_from(&self.root)
+    }
+
+    /// Ids of the notes under a vault-relative folder (`prefix` ends with `/`).
+    pub fn scan_under(&self, prefix: &str) -> Vec<String> {
+        let rel = prefix.trim_end_matches('/');
+        if rel.is_empty()
+            || !Path::new(rel)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Vec::new();
+        }
+        let start = self.root.join(rel);
+        if !start.is_dir() {
+            return Vec::new();
+        }
+        self.scan_from(&start).0.into_iter().map(|e| e.id).collect()
+    }
+
+    fn scan_from(&self, start: &Path) -> (Vec<VaultEntry>, Vec<(String, String)>) {
         let mut notes = Vec::new();
         let outside = std::cell::RefCell::new(Vec::new());
-        let walker = walkdir::WalkDir::new(&self.root).follow_links(true).into_iter().filter_entry(|e| {
-            let Ok(rel) = e.path().strip_prefix(&self.root) else { return false };
-            if rel.as_os_str().is_empty() {
-                return true;
-            }
-            if self.is_ignored(rel, e.file_type().is_dir()) {
-                return false;
-            }
-            // Checked before descending, so a link to a folder outside the vault is never walked.
-            if e.path_is_symlink() && !self.target_inside(e.path()) {
-                let relevant = e.file_type().is_dir() || e.path().extension().is_some_and(|x| x == "md");
-                if relevant {
-                    outside.borrow_mut().push((self.display_rel(e.path()), "symlink points outside the vault; not followed".to_owned()));
+        let walker = walkdir::WalkDir::new(start)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| {
+                let Ok(rel) = e.path().strip_prefix(&self.root) else {
+                    return false;
+                };
+                if rel.as_os_str().is_empty() {
+                    return true;
                 }
-                return false;
-            }
-            true
-        });
+                if self.is_ignored(rel, e.file_type().is_dir()) {
+                    return false;
+                }
+                // Checked before descending, so a link to a folder outside the vault is never walked.
+                if e.path_is_symlink() && !self.target_inside(e.path()) {
+                    let relevant =
+                        e.file_type().is_dir() || e.path().extension().is_some_and(|x| x == "md");
+                    if relevant {
+                        outside.borrow_mut().push((
+                            self.display_rel(e.path()),
+                            "symlink points outside the vault; not followed".to_owned(),
+                        ));
+                    }
+                    return false;
+                }
+                true
+            });
         let mut warnings = Vec::new();
         for entry in walker {
             let entry = match entry {
@@ -162,7 +212,11 @@ impl Vault {
                     let reason = if err.loop_ancestor().is_some() {
                         "symlink loop; not followed".to_owned()
                     } else {
-                        format!("cannot be read: {}", err.io_error().map_or_else(|| err.to_string(), ToString::to_string))
+                        format!(
+                            "cannot be read: {}",
+                            err.io_error()
+                                .map_or_else(|| err.to_string(), ToString::to_string)
+                        )
                     };
                     warnings.push((path, reason));
                     continue;
@@ -173,11 +227,17 @@ impl Vault {
                 continue;
             }
             let Some(id) = self.id_of(path) else {
-                warnings.push((self.display_rel(path), "file name is not valid UTF-8; skipped".to_owned()));
+                warnings.push((
+                    self.display_rel(path),
+                    "file name is not valid UTF-8; skipped".to_owned(),
+                ));
                 continue;
             };
             match entry.metadata() {
-                Ok(meta) => notes.push(VaultEntry { id, state: FileState::of(&meta) }),
+                Ok(meta) => notes.push(VaultEntry {
+                    id,
+                    state: FileState::of(&meta),
+                }),
                 Err(err) => warnings.push((id, format!("cannot be read: {err}"))),
             }
         }
@@ -193,7 +253,10 @@ impl Vault {
     }
 
     fn display_rel(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/")
     }
 
     /// The current state of a note file, or `None` when it is gone, ignored or outside the vault.
@@ -218,13 +281,21 @@ impl Vault {
         })?;
         let meta = file.metadata().map_err(ReadError::Io)?;
         if meta.len() > self.max_note_bytes {
-            return Err(ReadError::TooLarge { size: meta.len(), limit: self.max_note_bytes });
+            return Err(ReadError::TooLarge {
+                size: meta.len(),
+                limit: self.max_note_bytes,
+            });
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         // Read at most one byte past the limit: the file may grow between stat and read.
-        file.take(self.max_note_bytes + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+        file.take(self.max_note_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(ReadError::Io)?;
         if bytes.len() as u64 > self.max_note_bytes {
-            return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: self.max_note_bytes });
+            return Err(ReadError::TooLarge {
+                size: bytes.len() as u64,
+                limit: self.max_note_bytes,
+            });
         }
         if looks_binary(&bytes) {
             return Err(ReadError::Binary);
@@ -235,7 +306,11 @@ impl Vault {
             Err(err) => {
                 let at = err.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
-                Ok((text, state, Some(format!("invalid UTF-8 at byte {at}; bad bytes replaced"))))
+                Ok((
+                    text,
+                    state,
+                    Some(format!("invalid UTF-8 at byte {at}; bad bytes replaced")),
+                ))
             }
         }
     }
@@ -254,7 +329,16 @@ mod tests {
     fn ids_never_escape() {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path(), 1 << 20).unwrap();
-        for bad in ["../x.md", "/etc/passwd.md", "a/../../x.md", "a\\..\\x.md", "./a.md", ".obsidian/x.md", "x.txt", ""] {
+        for bad in [
+            "../x.md",
+            "/etc/passwd.md",
+            "a/../../x.md",
+            "a\\..\\x.md",
+            "./a.md",
+            ".obsidian/x.md",
+            "x.txt",
+            "",
+        ] {
             assert!(vault.path_of(bad).is_none(), "{bad}");
         }
         assert!(vault.path_of("a/b c.md").is_some());

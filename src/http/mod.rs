@@ -1,0 +1,109 @@
+//! HTTP: the router every server and test shares, and its middleware.
+//!
+//! Only `http/`, `mcp/` and `auth/` know HTTP. `build_router` is the one place routes and
+//! layers are assembled; the OAuth routes and the bearer layer plug in here.
+
+mod middleware;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{any_service, get, post_service};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use url::Url;
+
+use crate::index::NoteIndex;
+use crate::mcp::VaultServer;
+
+pub use middleware::HostPolicy;
+
+/// Largest request body accepted (MCP messages and OAuth forms are small).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A request that has not produced a response by then gets 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the router needs to know about where it is served.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The public base URL (Host allow-list and allowed Origin).
+    pub public_url: Url,
+    /// Dev modes (`--no-auth`, `--local-login`): only loopback Host names are served.
+    pub loopback_only: bool,
+}
+
+#[derive(Clone)]
+struct AppState {
+    index: NoteIndex,
+}
+
+/// Builds the whole application: MCP at `/mcp` (and POST `/`), `/healthz`, and the layers.
+/// `shutdown` ends open MCP streams when the server stops.
+pub fn build_router(
+    index: NoteIndex,
+    settings: &HttpSettings,
+    shutdown: CancellationToken,
+) -> Router {
+    let policy = Arc::new(HostPolicy::new(
+        &settings.public_url,
+        settings.loopback_only,
+    ));
+    let mcp_config = StreamableHttpServerConfig::default()
+        // Host and Origin are checked by our own layer, which knows the public URL and the
+        // ChatGPT/Claude origins, for every route alike.
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_cancellation_token(shutdown);
+    let server = VaultServer::new(index.clone());
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        mcp_config,
+    );
+
+    let mcp_routes = Router::new()
+        .route("/mcp", any_service(mcp.clone()))
+        .route("/", post_service(mcp).get(root_info))
+        .layer(axum::middleware::from_fn(middleware::mcp_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            middleware::check_origin,
+        ));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(AppState { index })
+        .merge(mcp_routes)
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            middleware::check_host,
+        ))
+        .layer(axum::middleware::from_fn(middleware::log_request))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+async fn healthz(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "notes": state.index.note_count(),
+    }))
+}
+
+/// GET `/`: a pointer for people who open the server in a browser.
+async fn root_info() -> (StatusCode, &'static str) {
+    (
+        StatusCode::OK,
+        "vaultmcp: an MCP server. Connect an MCP client (ChatGPT, Claude) to /mcp.\n",
+    )
+}
