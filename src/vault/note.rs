@@ -100,8 +100,16 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
         .or_else(|| md.first_h1.clone())
         .unwrap_or_else(|| stem.to_owned());
 
+    for key in ["title", "id"] {
+        if let Some(kind) = properties.get(key).and_then(not_scalar) {
+            warnings.push(format!("property `{key}` is a {kind}, expected text; ignored"));
+        }
+    }
     let mut date = |keys: &[&str]| -> Option<DateTime<Utc>> {
         for key in keys {
+            if let Some(kind) = properties.get(*key).and_then(not_scalar) {
+                warnings.push(format!("property `{key}` is a {kind}, expected a date; using the file's time"));
+            }
             if let Some(raw) = text_prop(key) {
                 match parse_date(&raw) {
                     Some(d) => return Some(d),
@@ -130,6 +138,15 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
         body: split.body.to_owned(),
         text: md.text,
         warnings,
+    }
+}
+
+/// The kind of a property value that cannot be read as text (a list or a mapping).
+fn not_scalar(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Array(_) => Some("list"),
+        Value::Object(_) => Some("mapping"),
+        _ => None,
     }
 }
 

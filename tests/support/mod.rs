@@ -34,7 +34,10 @@ impl Dir {
 
     /// An empty vault folder with the given folder name (the name shows in `obsidian://` URLs).
     pub fn named(name: &str) -> Dir {
-        let tmp = tempfile::Builder::new().prefix("vaultmcp-test-").tempdir().expect("temp dir");
+        let tmp = tempfile::Builder::new()
+            .prefix("vaultmcp-test-")
+            .tempdir()
+            .expect("temp dir");
         let vault = tmp.path().join(name);
         let data = tmp.path().join("data");
         fs::create_dir_all(&vault).unwrap();
@@ -50,9 +53,16 @@ impl Dir {
 
     /// Uses `vault` in place (read only) with a fresh temporary data dir.
     pub fn over(vault: &Path) -> Dir {
-        let tmp = tempfile::Builder::new().prefix("vaultmcp-test-").tempdir().expect("temp dir");
+        let tmp = tempfile::Builder::new()
+            .prefix("vaultmcp-test-")
+            .tempdir()
+            .expect("temp dir");
         let data = tmp.path().join("data");
-        Dir { tmp, vault: vault.to_path_buf(), data }
+        Dir {
+            tmp,
+            vault: vault.to_path_buf(),
+            data,
+        }
     }
 
     pub fn vault(&self) -> &Path {
@@ -184,14 +194,24 @@ impl Run {
 
     /// Asserts success and parses stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
-        assert_eq!(self.code, Some(0), "expected success; stderr:\n{}\nstdout:\n{}", self.stderr, self.stdout);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success; stderr:\n{}\nstdout:\n{}",
+            self.stderr,
+            self.stdout
+        );
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
     /// Fails the test when the process panicked or printed a backtrace.
     pub fn assert_no_panic(&self) {
         for s in [&self.stdout, &self.stderr] {
-            assert!(!s.contains("panicked") && !s.contains("RUST_BACKTRACE"), "panic in output:\n{s}");
+            assert!(
+                !s.contains("panicked") && !s.contains("RUST_BACKTRACE"),
+                "panic in output:\n{s}"
+            );
         }
     }
 }
@@ -212,7 +232,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// Ids of the hits of a search, best first.
 pub fn ids(index: &NoteIndex, query: &str, limit: usize) -> Vec<String> {
-    index.search(query, limit).unwrap_or_else(|e| panic!("search {query:?} failed: {e}")).into_iter().map(|h| h.id).collect()
+    index
+        .search(query, limit)
+        .unwrap_or_else(|e| panic!("search {query:?} failed: {e}"))
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
 }
 
 /// Whether the process runs with root's power to read anything (chmod 000 does not stop it).
