@@ -140,13 +140,18 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let (req, rpc) =
+    let (response, rpc) =
         if method == Method::POST && (path == "/mcp" || path == "/") && is_json(req.headers()) {
-            peek_rpc(req).await
+            match peek_rpc(req).await {
+                Ok((req, rpc)) => {
+                    let response = next.run(req).await;
+                    (response, rpc)
+                }
+                Err(response) => (response, None),
+            }
         } else {
-            (req, None)
+            (next.run(req).await, None)
         };
-    let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let (rpc_method, tool) = rpc.unwrap_or_default();
@@ -162,7 +167,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads the JSON-RPC `method` (and the tool name of `tools/call`) and puts the body back.
-async fn peek_rpc(req: Request) -> (Request, Option<(String, String)>) {
+/// A body that cannot be read whole within the limit is answered here with 413: a chunked body
+/// (no Content-Length) over the limit only shows up while reading it, and the handlers behind
+/// must not see a truncated or empty body in its place.
+async fn peek_rpc(req: Request) -> Result<(Request, Option<(String, String)>), Response> {
     let (parts, body) = req.into_parts();
     match to_bytes(body, super::MAX_BODY_BYTES).await {
         Ok(bytes) => {
@@ -182,10 +190,16 @@ async fn peek_rpc(req: Request) -> (Request, Option<(String, String)>) {
                         .to_owned();
                     (method, tool)
                 });
-            (Request::from_parts(parts, Body::from(bytes)), info)
+            Ok((Request::from_parts(parts, Body::from(bytes)), info))
         }
-        // Too large: let the inner layers answer 413 on an empty body.
-        Err(_) => (Request::from_parts(parts, Body::empty()), None),
+        // Over the limit (the other read errors are a client gone mid-body, which reads no
+        // answer): the same 413 the body-limit layer gives a too-large Content-Length.
+        Err(_) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "request body too large\n",
+        )
+            .into_response()),
     }
 }
 
