@@ -5,6 +5,7 @@
 
 mod fetch;
 mod query;
+mod safe_seek;
 mod schema;
 mod search;
 mod writer;

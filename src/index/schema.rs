@@ -5,12 +5,12 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter,
+    TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name of the English analyzer: words, lower-cased, ASCII-folded, stop words out, stemmed.
 pub const EN: &str = "vaultmcp_en";
@@ -111,13 +111,103 @@ pub fn build() -> (Schema, Fields) {
 pub fn analyzer() -> TextAnalyzer {
     let stop =
         StopWordFilter::new(Language::English).expect("tantivy ships an English stop word list");
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(WordTokenizer)
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(stop)
         .filter(Stemmer::new(Language::English))
         .build()
+}
+
+/// Splits text into words like tantivy's `SimpleTokenizer` (runs of letters and digits), with two
+/// differences: combining diacritical marks stay inside their word and are dropped from the token
+/// (so NFD `Rene\u{301}e` is `Renee`, like NFC `Renée` after ASCII folding), and runs of
+/// CJK characters, which are written without spaces, become overlapping bigrams (`東京都` gives
+/// `東京`, `京都`; a lone character is its own token), as Lucene's CJK analyzer does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WordTokenizer;
+
+/// The tokens of one text, produced up front.
+pub struct WordTokens {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordTokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordTokens {
+        let mut tokens = Vec::new();
+        let mut push = |from: usize, to: usize, text: String| {
+            let position = tokens.len();
+            tokens.push(Token { offset_from: from, offset_to: to, position, text, position_length: 1 });
+        };
+        let mut chars = text.char_indices().peekable();
+        while let Some(&(start, c)) = chars.peek() {
+            if is_cjk(c) {
+                let mut run: Vec<(usize, char)> = Vec::new();
+                while let Some(&(i, ch)) = chars.peek() {
+                    if !is_cjk(ch) {
+                        break;
+                    }
+                    run.push((i, ch));
+                    chars.next();
+                }
+                let end_of = |k: usize| run[k].0 + run[k].1.len_utf8();
+                if run.len() == 1 {
+                    push(run[0].0, end_of(0), run[0].1.to_string());
+                }
+                for k in 1..run.len() {
+                    push(run[k - 1].0, end_of(k), [run[k - 1].1, run[k].1].iter().collect());
+                }
+            } else if c.is_alphanumeric() {
+                let mut word = String::new();
+                let mut end = start;
+                while let Some(&(i, ch)) = chars.peek() {
+                    if is_cjk(ch) || !(ch.is_alphanumeric() || is_combining_mark(ch)) {
+                        break;
+                    }
+                    if !is_combining_mark(ch) {
+                        word.push(ch);
+                    }
+                    end = i + ch.len_utf8();
+                    chars.next();
+                }
+                push(start, end, word);
+            } else {
+                chars.next();
+            }
+        }
+        WordTokens { tokens, next: 0 }
+    }
+}
+
+impl TokenStream for WordTokens {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// Combining diacritical marks (the blocks Latin, Greek and Cyrillic NFD text uses).
+fn is_combining_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+}
+
+/// Scripts written without spaces between words: Han, Hiragana, Katakana, Hangul syllables.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30ff}' | '\u{31f0}'..='\u{31ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}'
+        | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}' | '\u{ff66}'..='\u{ff9f}' | '\u{20000}'..='\u{2fa1f}')
 }
 
 /// Analyzes `text` into (position, token) pairs.
@@ -128,4 +218,39 @@ pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
         out.push((t.position, t.text.clone()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: &[&str]) {
+        let got: Vec<String> = tokens(&mut analyzer(), text).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(got, expected, "tokens of {text:?}");
+    }
+
+    #[test]
+    fn analysis() {
+        check("Running quickly", &["run", "quick"]);
+        check("Renée résumé naïve café", &["rene", "resum", "naiv", "cafe"]);
+        check("Rene\u{301}e re\u{301}sume\u{301} nai\u{308}ve cafe\u{301}", &["rene", "resum", "naiv", "cafe"]);
+        check("東京", &["東京"]);
+        check("東京で会議", &["東京", "京で", "で会", "会議"]);
+        check("全文検索。東", &["全文", "文検", "検索", "東"]);
+        check("BM25 and 東京tower", &["bm25", "東京", "tower"]);
+        check("поиска Καλλιμάχου", &["поиска", "καλλιμάχου"]);
+        check("\u{301}alone ,,, ", &["alon"]);
+        check("", &[]);
+    }
+
+    #[test]
+    fn offsets_are_char_boundaries() {
+        let text = "a\u{301}b 東京都 x";
+        let mut a = analyzer();
+        let mut stream = a.token_stream(text);
+        while let Some(t) = stream.next() {
+            assert!(text.is_char_boundary(t.offset_from) && text.is_char_boundary(t.offset_to));
+            assert!(t.offset_from < t.offset_to);
+        }
+    }
 }

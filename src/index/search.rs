@@ -12,6 +12,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::query::{Clause, parse_query};
+use super::safe_seek::safe_seek;
 use super::schema::{self, Fields, PROP_SEP};
 use super::writer::{stored_str, stored_strs};
 use super::{IndexError, NoteIndex};
@@ -92,7 +93,7 @@ impl NoteIndex {
             let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
             clauses.push((
                 Occur::Should,
-                Box::new(BoostQuery::new(Box::new(phrase), PROXIMITY_BOOST)),
+                Box::new(BoostQuery::new(safe_seek(Box::new(phrase)), PROXIMITY_BOOST)),
             ));
         }
         let ranked =
@@ -306,7 +307,7 @@ fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Optio
                     .iter()
                     .map(|(pos, t)| (pos - base, Term::from_field_text(field, t)))
                     .collect();
-                Box::new(PhraseQuery::new_with_offset(terms))
+                safe_seek(Box::new(PhraseQuery::new_with_offset(terms)))
             };
             (Occur::Should, q)
         })
@@ -318,15 +319,26 @@ fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Optio
 fn bold(snippet: &Snippet) -> String {
     let frag = snippet.fragment();
     let mut out = String::with_capacity(frag.len() + 16);
+    // Highlights may overlap (CJK bigrams) or touch: merge them first.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut sorted: Vec<_> = snippet.highlighted().to_vec();
+    sorted.sort_by_key(|r| r.start);
+    for r in sorted {
+        match ranges.last_mut() {
+            Some(prev) if r.start <= prev.end => prev.end = prev.end.max(r.end),
+            _ => ranges.push(r),
+        }
+    }
     let mut last = 0;
-    for r in snippet.highlighted() {
-        out.push_str(&frag[last..r.start]);
+    for r in ranges {
+        let (Some(before), Some(word)) = (frag.get(last..r.start), frag.get(r.start..r.end)) else { continue };
+        out.push_str(before);
         out.push_str("**");
-        out.push_str(&frag[r.start..r.end]);
+        out.push_str(word);
         out.push_str("**");
         last = r.end;
     }
-    out.push_str(&frag[last..]);
+    out.push_str(frag.get(last..).unwrap_or(""));
     one_line(&out)
 }
 
