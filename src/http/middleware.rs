@@ -118,7 +118,8 @@ pub async fn check_origin(
 }
 
 /// GET `/mcp` without a session has no stream to resume: 405, which is also what claude.ai's
-/// reachability probe expects.
+/// reachability probe expects. A session DELETE answers 204 rather than rmcp's 202: the Python
+/// `mcp` SDK takes anything but 200/204 (and 405) as a failed termination and logs a warning.
 pub async fn mcp_guard(req: Request, next: Next) -> Response {
     if req.method() == Method::GET
         && req.uri().path() == "/mcp"
@@ -131,7 +132,12 @@ pub async fn mcp_guard(req: Request, next: Next) -> Response {
         )
             .into_response();
     }
-    next.run(req).await
+    let is_delete = req.method() == Method::DELETE;
+    let mut response = next.run(req).await;
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 /// One log line per request: method, path (never the query: it may hold OAuth codes), the

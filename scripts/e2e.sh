@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End-to-end: `vaultmcp serve --no-auth` on vault-fixtures, driven by real MCP clients.
+#
+#   1. the TypeScript SDK client (@modelcontextprotocol/sdk, tests/e2e/mcp-client.test.mjs)
+#   2. the Python SDK client (mcp, tests/e2e/test_python_client.py), session and 2026-07-28 eras
+#   3. the MCP conformance suite (`npx conformance server`), with
+#      tests/e2e/conformance-expected-failures.yml naming the scenarios that do not apply
+#   4. SIGTERM stops the server cleanly
+#
+# Installs what it needs: `npm ci` in tests/e2e (the lockfile brings Node 22 as the npm package
+# `node`, which the conformance suite needs; the SDK test runs on the machine's node), and a venv
+# in tests/e2e/.venv from tests/e2e/requirements.txt. Builds the debug binary unless VAULTMCP_BIN
+# names one. Everything talks to 127.0.0.1 only. Exits non-zero if any part fails; runs every
+# part regardless, so one run shows all failures. Logs and conformance results go to
+# tests/e2e/artifacts/.
+#
+# Environment: VAULTMCP_BIN (binary to test), E2E_SKIP_INSTALL=1 (reuse node_modules and .venv).
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+E2E=$ROOT/tests/e2e
+ART=$E2E/artifacts
+mkdir -p "$ART"
+started=$SECONDS
+
+step() { printf '\n==> e2e: %s (%ss)\n' "$1" "$((SECONDS - started))"; }
+die() {
+  echo "e2e: $*" >&2
+  exit 1
+}
+
+# --- install -------------------------------------------------------------------------------
+command -v node >/dev/null || die "node is not installed (apt-get install nodejs npm)"
+command -v npm >/dev/null || die "npm is not installed (apt-get install npm)"
+command -v python3 >/dev/null || die "python3 is not installed"
+
+if [ "${E2E_SKIP_INSTALL:-}" != 1 ] || [ ! -d "$E2E/node_modules" ]; then
+  step "npm ci (tests/e2e)"
+  (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+fi
+NODE22=$E2E/node_modules/.bin/node
+"$NODE22" --version 2>/dev/null | grep -q '^v22\.' || die "tests/e2e/node_modules/.bin/node is not Node 22"
+
+VENV=$E2E/.venv
+if [ "${E2E_SKIP_INSTALL:-}" != 1 ] || [ ! -x "$VENV/bin/python" ]; then
+  step "python venv (tests/e2e/.venv)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || die "cannot create a venv (apt-get install python3-venv)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$E2E/requirements.txt" ||
+    die "pip install -r tests/e2e/requirements.txt failed"
+fi
+
+if [ -z "${VAULTMCP_BIN:-}" ]; then
+  step "cargo build"
+  cargo build --locked --bin vaultmcp || die "cargo build failed"
+  VAULTMCP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/vaultmcp
+fi
+[ -x "$VAULTMCP_BIN" ] || die "no binary at $VAULTMCP_BIN"
+
+# --- server --------------------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vaultmcp-e2e.XXXXXX")
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+URL=http://127.0.0.1:$PORT/mcp
+: >"$TMP/config.toml" # an empty config file: never read the user's ~/.config/vaultmcp
+
+step "start vaultmcp serve --no-auth on 127.0.0.1:$PORT"
+env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG RUST_LOG=info NO_COLOR=1 \
+  "$VAULTMCP_BIN" serve --no-auth --bind "127.0.0.1:$PORT" --vault "$ROOT/vault-fixtures" \
+  --data-dir "$TMP/data" --config "$TMP/config.toml" >"$ART/serve.log" 2>&1 &
+SERVER_PID=$!
+
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  SERVER_PID=
+}
+trap 'stop_server; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+get_health() {
+  if command -v curl >/dev/null; then
+    curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz"
+  else
+    python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())' \
+      "http://127.0.0.1:$PORT/healthz"
+  fi
+}
+healthy=
+for _ in $(seq 1 300); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    cat "$ART/serve.log" >&2
+    die "the server exited during start-up"
+  fi
+  if get_health >"$TMP/health.json" 2>/dev/null; then
+    healthy=1
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$healthy" ] || {
+  cat "$ART/serve.log" >&2
+  die "no /healthz answer within 30 s"
+}
+echo "healthz: $(cat "$TMP/health.json")"
+
+# --- clients -------------------------------------------------------------------------------
+failed=()
+passed=()
+run() {
+  local name=$1
+  shift
+  step "$name"
+  if "$@"; then
+    passed+=("$name")
+  else
+    failed+=("$name")
+    echo "e2e: FAILED: $name" >&2
+  fi
+}
+
+run "TypeScript SDK client (node $(node --version))" \
+  env VAULTMCP_URL="$URL" node --test "$E2E/mcp-client.test.mjs"
+
+run "Python SDK client (mcp $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))'))" \
+  env VAULTMCP_URL="$URL" "$VENV/bin/python" "$E2E/test_python_client.py"
+
+conformance() {
+  rm -rf "$ART/conformance"
+  (cd "$E2E" && PATH="$E2E/node_modules/.bin:$PATH" npx --no-install conformance server \
+    --url "$URL" --suite all \
+    --expected-failures "$E2E/conformance-expected-failures.yml" \
+    --output-dir "$ART/conformance") >"$ART/conformance.log" 2>&1
+  local rc=$?
+  sed -n '/=== SUMMARY ===/,$p' "$ART/conformance.log"
+  [ "$rc" -eq 0 ] || tail -n 40 "$ART/conformance.log"
+  return "$rc"
+}
+run "MCP conformance suite (server, all scenarios)" conformance
+
+graceful_stop() {
+  local pid=$SERVER_PID
+  kill -TERM "$pid" || return 1
+  for _ in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      local rc=$?
+      SERVER_PID=
+      echo "exit status $rc after SIGTERM"
+      return "$rc"
+    fi
+    sleep 0.1
+  done
+  echo "still running 10 s after SIGTERM"
+  return 1
+}
+run "SIGTERM stops the server" graceful_stop
+
+# --- result --------------------------------------------------------------------------------
+step "summary"
+for p in "${passed[@]}"; do echo "  ok    $p"; done
+for f in "${failed[@]}"; do echo "  FAIL  $f"; done
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "server log: $ART/serve.log (last lines below)"
+  tail -n 30 "$ART/serve.log"
+fi
+echo "e2e took $((SECONDS - started)) s"
+echo "e2e: ${#passed[@]} passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]
