@@ -266,6 +266,11 @@ fn examine(
     let Some(disk) = disk else {
         return Outcome::Remove;
     };
+    // Checked before the unchanged shortcut, so lowering the limit drops notes now over it.
+    let limit = idx.vault().max_note_bytes();
+    if disk.size > limit {
+        return Outcome::Skip(ReadError::TooLarge { size: disk.size, limit }.to_string());
+    }
     if let Some(ix) = indexed
         && ix.size == disk.size
         && ix.mtime_ns == disk.mtime_ns

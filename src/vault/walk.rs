@@ -101,6 +101,11 @@ impl Vault {
         })
     }
 
+    /// Notes larger than this many bytes are skipped.
+    pub fn max_note_bytes(&self) -> u64 {
+        self.max_note_bytes
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
