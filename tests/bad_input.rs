@@ -18,7 +18,11 @@ fn vault_with_good_note() -> Dir {
 
 /// Runs the binary; a hang (a symlink loop, say) fails the test instead of blocking the suite.
 fn run_bounded(mut cmd: Command) -> Run {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn vaultmcp");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vaultmcp");
     let started = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -41,12 +45,23 @@ fn reindex(dir: &Dir, env: &[(&str, &str)]) -> Value {
     let run = run_bounded(cmd);
     run.assert_no_panic();
     let report = run.json();
-    for key in ["indexed", "unchanged", "removed", "skipped", "warnings", "notes", "seconds"] {
+    for key in [
+        "indexed",
+        "unchanged",
+        "removed",
+        "skipped",
+        "warnings",
+        "notes",
+        "seconds",
+    ] {
         assert!(report.get(key).is_some(), "report has {key}: {report}");
     }
     for list in ["skipped", "warnings"] {
         for item in report[list].as_array().unwrap() {
-            assert!(item["path"].is_string() && item["reason"].is_string(), "{list} item {item}");
+            assert!(
+                item["path"].is_string() && item["reason"].is_string(),
+                "{list} item {item}"
+            );
             assert!(!item["reason"].as_str().unwrap().is_empty());
         }
     }
@@ -55,8 +70,13 @@ fn reindex(dir: &Dir, env: &[(&str, &str)]) -> Value {
 
 /// The reasons of the `list` entries for `path`, joined, if any.
 fn reason(report: &Value, list: &str, path: &str) -> Option<String> {
-    let reasons: Vec<&str> =
-        report[list].as_array().unwrap().iter().filter(|i| i["path"] == path).map(|i| i["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["path"] == path)
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
     (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
@@ -70,11 +90,20 @@ fn search_ids_env(dir: &Dir, query: &str, env: &[(&str, &str)]) -> Vec<String> {
     let mut cmd = dir.cmd(&["search", "--json", "--limit", "100", query]);
     cmd.envs(env.iter().copied());
     let v = run_bounded(cmd).json();
-    v["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn assert_good_note_searchable(dir: &Dir) {
-    assert_eq!(search_ids(dir, "sentinel"), ["good.md"], "the rest of the vault stays searchable");
+    assert_eq!(
+        search_ids(dir, "sentinel"),
+        ["good.md"],
+        "the rest of the vault stays searchable"
+    );
 }
 
 /// Expectation for one bad file: a skip or a warning whose reason contains `why`, and whether its
@@ -102,7 +131,8 @@ fn each_bad_file_is_named_with_its_reason() {
         Case {
             name: "wrong types",
             file: "bad/wrong-types.md",
-            bytes: b"---\ntags: 42\naliases: {a: b}\ncreated: [2024, 3, 5]\nid: 7\n---\nflywheel\n".to_vec(),
+            bytes: b"---\ntags: 42\naliases: {a: b}\ncreated: [2024, 3, 5]\nid: 7\n---\nflywheel\n"
+                .to_vec(),
             list: "warnings",
             why: "`tags` is a number",
             word: Some("flywheel"),
@@ -145,14 +175,37 @@ fn each_bad_file_is_named_with_its_reason() {
         dir.create(case.file, &case.bytes);
         let env = [("VAULTMCP_MAX_NOTE_BYTES", "2000")];
         let report = reindex(&dir, &env);
-        let got = reason(&report, case.list, case.file)
-            .unwrap_or_else(|| panic!("{}: no {} entry for {}: {report:#}", case.name, case.list, case.file));
-        assert!(got.contains(case.why), "{}: reason {got:?} should say {:?}", case.name, case.why);
-        assert_eq!(search_ids_env(&dir, "sentinel", &env), ["good.md"], "{}: the rest stays searchable", case.name);
+        let got = reason(&report, case.list, case.file).unwrap_or_else(|| {
+            panic!(
+                "{}: no {} entry for {}: {report:#}",
+                case.name, case.list, case.file
+            )
+        });
+        assert!(
+            got.contains(case.why),
+            "{}: reason {got:?} should say {:?}",
+            case.name,
+            case.why
+        );
+        assert_eq!(
+            search_ids_env(&dir, "sentinel", &env),
+            ["good.md"],
+            "{}: the rest stays searchable",
+            case.name
+        );
         match case.word {
-            Some(w) => assert_eq!(search_ids_env(&dir, w, &env), [case.file], "{}: its text stays searchable", case.name),
+            Some(w) => assert_eq!(
+                search_ids_env(&dir, w, &env),
+                [case.file],
+                "{}: its text stays searchable",
+                case.name
+            ),
             None => {
-                assert!(!search_ids_env(&dir, "-zzzznothing", &env).contains(&case.file.to_owned()), "{}: not indexed", case.name);
+                assert!(
+                    !search_ids_env(&dir, "-zzzznothing", &env).contains(&case.file.to_owned()),
+                    "{}: not indexed",
+                    case.name
+                );
                 let mut cmd = dir.cmd(&["fetch", case.file]);
                 cmd.envs(env.iter().copied());
                 let run = run_bounded(cmd);
@@ -165,13 +218,25 @@ fn each_bad_file_is_named_with_its_reason() {
 #[test]
 fn size_limit_defaults_to_10_mb_and_is_configurable() {
     let dir = vault_with_good_note();
-    dir.create("big.md", format!("# Big\n{}\nelephantine\n", "x".repeat(3000)));
+    dir.create(
+        "big.md",
+        format!("# Big\n{}\nelephantine\n", "x".repeat(3000)),
+    );
     let report = reindex(&dir, &[]);
-    assert_eq!(report["skipped"].as_array().unwrap().len(), 0, "3 KB is fine by default: {report}");
+    assert_eq!(
+        report["skipped"].as_array().unwrap().len(),
+        0,
+        "3 KB is fine by default: {report}"
+    );
     assert_eq!(search_ids(&dir, "elephantine"), ["big.md"]);
     // Lowering the limit drops the note from the index.
     let report = reindex(&dir, &[("VAULTMCP_MAX_NOTE_BYTES", "1000")]);
-    assert!(reason(&report, "skipped", "big.md").unwrap().contains("limit"), "{report}");
+    assert!(
+        reason(&report, "skipped", "big.md")
+            .unwrap()
+            .contains("limit"),
+        "{report}"
+    );
     assert_eq!(report["removed"], 1, "{report}");
     // The library takes the limit directly.
     let index = dir.index_with_limit(100);
@@ -185,8 +250,15 @@ fn size_limit_defaults_to_10_mb_and_is_configurable() {
 fn the_broken_fixtures() {
     let dir = Dir::fixtures_copy();
     let report = reindex(&dir, &[]);
-    assert_eq!(report["notes"], 44, "45 notes, binary.md skipped: {report:#}");
-    assert!(reason(&report, "skipped", "broken/binary.md").unwrap().contains("binary"));
+    assert_eq!(
+        report["notes"], 44,
+        "45 notes, binary.md skipped: {report:#}"
+    );
+    assert!(
+        reason(&report, "skipped", "broken/binary.md")
+            .unwrap()
+            .contains("binary")
+    );
     for (path, why) in [
         ("broken/malformed-yaml.md", "YAML"),
         ("broken/wrong-types.md", "`tags`"),
@@ -194,7 +266,8 @@ fn the_broken_fixtures() {
         ("broken/invalid-utf8.md", "UTF-8"),
         ("topics/Garbage Date.md", "not a date"),
     ] {
-        let got = reason(&report, "warnings", path).unwrap_or_else(|| panic!("no warning for {path}: {report:#}"));
+        let got = reason(&report, "warnings", path)
+            .unwrap_or_else(|| panic!("no warning for {path}: {report:#}"));
         assert!(got.contains(why), "{path}: {got}");
     }
     for (word, id) in [
@@ -203,7 +276,11 @@ fn the_broken_fixtures() {
         ("gyroscope", "broken/unclosed-fence.md"),
         ("marzipan", "broken/invalid-utf8.md"),
     ] {
-        assert_eq!(search_ids(&dir, word).first().map(String::as_str), Some(id), "{word}");
+        assert_eq!(
+            search_ids(&dir, word).first().map(String::as_str),
+            Some(id),
+            "{word}"
+        );
     }
     // A second run finds nothing new and reports the same skips.
     let again = reindex(&dir, &[]);
@@ -219,14 +296,21 @@ fn symlinks() {
     let outside = dir.outside();
     std::fs::write(outside.join("secret.md"), "# Secret\n\nexfiltrated\n").unwrap();
     std::fs::create_dir_all(outside.join("folder")).unwrap();
-    std::fs::write(outside.join("folder/inner.md"), "# Inner\n\nexfiltrated too\n").unwrap();
+    std::fs::write(
+        outside.join("folder/inner.md"),
+        "# Inner\n\nexfiltrated too\n",
+    )
+    .unwrap();
     // Inside the vault: followed.
     dir.symlink(&dir.path("real/target.md"), "link-to-target.md");
     dir.symlink(&dir.path("real"), "linked-folder");
     // Outside the vault: never followed.
     dir.symlink(&outside.join("secret.md"), "escape.md");
     dir.symlink(&outside.join("folder"), "escape-folder");
-    dir.symlink(std::path::Path::new("../outside/secret.md"), "relative-escape.md");
+    dir.symlink(
+        std::path::Path::new("../outside/secret.md"),
+        "relative-escape.md",
+    );
     // Loops: never hang.
     dir.symlink(dir.vault(), "loop-to-root");
     dir.symlink(&dir.path("sub"), "sub/loop-to-self");
@@ -236,14 +320,33 @@ fn symlinks() {
     let report = reindex(&dir, &[]);
     let mut found = search_ids(&dir, "lighthouse");
     found.sort();
-    assert_eq!(found, ["link-to-target.md", "linked-folder/target.md", "real/target.md"], "{report:#}");
-    assert_eq!(search_ids(&dir, "exfiltrated"), Vec::<String>::new(), "{report:#}");
+    assert_eq!(
+        found,
+        [
+            "link-to-target.md",
+            "linked-folder/target.md",
+            "real/target.md"
+        ],
+        "{report:#}"
+    );
+    assert_eq!(
+        search_ids(&dir, "exfiltrated"),
+        Vec::<String>::new(),
+        "{report:#}"
+    );
     for p in ["escape.md", "escape-folder", "relative-escape.md"] {
-        let got = reason(&report, "skipped", p).unwrap_or_else(|| panic!("no skip for {p}: {report:#}"));
+        let got =
+            reason(&report, "skipped", p).unwrap_or_else(|| panic!("no skip for {p}: {report:#}"));
         assert!(got.contains("outside the vault"), "{p}: {got}");
     }
     assert_good_note_searchable(&dir);
-    for id in ["escape.md", "escape-folder/inner.md", "relative-escape.md", "self.md", "dangling.md"] {
+    for id in [
+        "escape.md",
+        "escape-folder/inner.md",
+        "relative-escape.md",
+        "self.md",
+        "dangling.md",
+    ] {
         let run = dir.run(&["fetch", id]);
         assert_eq!(run.code, Some(1), "{id}: {run:?}");
         assert!(!run.stdout.contains("exfiltrated"));
@@ -251,7 +354,10 @@ fn symlinks() {
     // Through the library too.
     let index = dir.synced();
     assert!(index.fetch("escape").is_err());
-    assert_eq!(index.fetch("link-to-target").unwrap().text, "# Target\n\nlighthouse\n");
+    assert_eq!(
+        index.fetch("link-to-target").unwrap().text,
+        "# Target\n\nlighthouse\n"
+    );
 }
 
 #[cfg(unix)]
@@ -259,20 +365,39 @@ fn symlinks() {
 fn unreadable_file() {
     use std::os::unix::fs::PermissionsExt;
     if support::can_read_anything() {
-        println!("note: running with the power to read any file (root); the chmod 000 case is skipped");
+        println!(
+            "note: running with the power to read any file (root); the chmod 000 case is skipped"
+        );
         return;
     }
     let dir = vault_with_good_note();
     dir.create("locked.md", "# Locked\n\nhidden\n");
-    std::fs::set_permissions(dir.path("locked.md"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        dir.path("locked.md"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     dir.create("locked-dir/inner.md", "# Inner\n");
-    std::fs::set_permissions(dir.path("locked-dir"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        dir.path("locked-dir"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     let report = reindex(&dir, &[]);
-    std::fs::set_permissions(dir.path("locked-dir"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let got = reason(&report, "skipped", "locked.md").unwrap_or_else(|| panic!("no skip for locked.md: {report:#}"));
+    std::fs::set_permissions(
+        dir.path("locked-dir"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let got = reason(&report, "skipped", "locked.md")
+        .unwrap_or_else(|| panic!("no skip for locked.md: {report:#}"));
     assert!(got.contains("cannot be read"), "{got}");
     assert!(
-        report["skipped"].as_array().unwrap().iter().any(|s| s["path"].as_str().unwrap().starts_with("locked-dir")),
+        report["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["path"].as_str().unwrap().starts_with("locked-dir")),
         "{report:#}"
     );
     assert_good_note_searchable(&dir);
@@ -281,7 +406,8 @@ fn unreadable_file() {
 #[test]
 fn report_fields_in_json_and_text() {
     let dir = vault_with_good_note();
-    dir.create("b.md", "---\ntitle: [bad\n---\nbody\n").create("bin.md", b"\0\0\0");
+    dir.create("b.md", "---\ntitle: [bad\n---\nbody\n")
+        .create("bin.md", b"\0\0\0");
     let report = reindex(&dir, &[]);
     assert_eq!(report["indexed"], 2, "{report:#}");
     assert_eq!(report["unchanged"], 0);
@@ -293,8 +419,17 @@ fn report_fields_in_json_and_text() {
     // The plain report names the same things.
     let run = dir.run(&["reindex"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(run.stdout.contains("0 indexed, 2 unchanged, 0 removed, 1 skipped"), "{}", run.stdout);
-    assert!(run.stdout.contains("bin.md") && run.stdout.contains("binary"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("0 indexed, 2 unchanged, 0 removed, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("bin.md") && run.stdout.contains("binary"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -303,7 +438,14 @@ fn bad_vault_and_data_dirs_are_one_sentence_errors() {
     let missing = dir.vault().join("nope");
     let run = Run::of(
         Command::new(env!("CARGO_BIN_EXE_vaultmcp"))
-            .args(["--vault", missing.to_str().unwrap(), "--data-dir", dir.data().to_str().unwrap(), "search", "x"])
+            .args([
+                "--vault",
+                missing.to_str().unwrap(),
+                "--data-dir",
+                dir.data().to_str().unwrap(),
+                "search",
+                "x",
+            ])
             .env_remove("VAULTMCP_VAULT")
             .output()
             .unwrap(),
@@ -316,7 +458,13 @@ fn bad_vault_and_data_dirs_are_one_sentence_errors() {
     let file = dir.vault().join("note.md");
     let run = Run::of(
         Command::new(env!("CARGO_BIN_EXE_vaultmcp"))
-            .args(["--vault", dir.vault().to_str().unwrap(), "--data-dir", file.to_str().unwrap(), "reindex"])
+            .args([
+                "--vault",
+                dir.vault().to_str().unwrap(),
+                "--data-dir",
+                file.to_str().unwrap(),
+                "reindex",
+            ])
             .output()
             .unwrap(),
     );

@@ -874,5 +874,12 @@ fn wrong_types_warn() {
     check_warnings(&fm("modified: {at: noon}"), &["`modified` is a mapping"]);
     check_warnings(&fm("title: {a: b}"), &["`title` is a mapping"]);
     check_warnings(&fm("id: [1, 2]"), &["`id` is a list"]);
-    check_warnings(&fm("tags: 42\naliases: {a: b}\ncreated: [2024, 3, 5]\nid: 7"), &["`aliases` is a mapping", "`tags` is a number", "`created` is a list"]);
+    check_warnings(
+        &fm("tags: 42\naliases: {a: b}\ncreated: [2024, 3, 5]\nid: 7"),
+        &[
+            "`aliases` is a mapping",
+            "`tags` is a number",
+            "`created` is a list",
+        ],
+    );
 }

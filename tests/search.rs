@@ -21,7 +21,9 @@ fn index() -> &'static NoteIndex {
 }
 
 fn search(query: &str) -> Vec<Hit> {
-    index().search(query, 10).unwrap_or_else(|e| panic!("search {query:?} failed: {e}"))
+    index()
+        .search(query, 10)
+        .unwrap_or_else(|e| panic!("search {query:?} failed: {e}"))
 }
 
 fn ids(query: &str) -> Vec<String> {
@@ -31,7 +33,11 @@ fn ids(query: &str) -> Vec<String> {
 /// The best hit of `query` is `expected`.
 fn check(query: &str, expected: &str) {
     let got = ids(query);
-    assert_eq!(got.first().map(String::as_str), Some(expected), "top hit of {query:?}; all: {got:#?}");
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some(expected),
+        "top hit of {query:?}; all: {got:#?}"
+    );
 }
 
 /// `query` finds exactly these notes (any order).
@@ -97,20 +103,44 @@ fn ranking_table() {
         ("Okapi BM25", BM25),
         ("Slip-box", ZETTEL),
         ("ANN search", VECTOR),
-        ("Database Scaling PostgreSQL", "research/2024-01-10/001-Database-Scaling.md"),
-        ("Docker Best Practices", "research/2025-06-29/008-Docker-Best-Practices.md"),
-        ("Kubernetes Deployment", "research/2025-06-29/009-Kubernetes-Deployment.md"),
-        ("Machine Learning Study", "research/2025-06-29/015-Machine-Learning-Study.md"),
-        ("SELECT operations 150ms", "research/2025-06-29/012-Performance-Analysis.md"),
+        (
+            "Database Scaling PostgreSQL",
+            "research/2024-01-10/001-Database-Scaling.md",
+        ),
+        (
+            "Docker Best Practices",
+            "research/2025-06-29/008-Docker-Best-Practices.md",
+        ),
+        (
+            "Kubernetes Deployment",
+            "research/2025-06-29/009-Kubernetes-Deployment.md",
+        ),
+        (
+            "Machine Learning Study",
+            "research/2025-06-29/015-Machine-Learning-Study.md",
+        ),
+        (
+            "SELECT operations 150ms",
+            "research/2025-06-29/012-Performance-Analysis.md",
+        ),
     ];
     let mut failures = Vec::new();
     for (query, expected) in table {
         let got = ids(query);
         if got.first().map(String::as_str) != Some(*expected) {
-            failures.push(format!("{query:?}: expected {expected}, got {:?}", got.iter().take(3).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{query:?}: expected {expected}, got {:?}",
+                got.iter().take(3).collect::<Vec<_>>()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} ranking rows failed:\n{}", failures.len(), table.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} ranking rows failed:\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -124,19 +154,72 @@ fn chatgpt_style_queries_rank_and_never_fail() {
     check("crème brûlée in Zürich?", CAFE);
     // Anything at all: an answer (maybe empty), never an error.
     for q in [
-        "", " ", "\"", "\"\"", "'", "(", ")", "((()))", "[", "]", "[]", "[:]", "[a:", ":", "::", "tag:", "tag:#", "path:", "file:",
-        "-", "--", "-\"\"", "!", "OR", "OR OR OR", "a OR", "OR b", "AND NOT", "*", "?", "\\", "/", "#", "##", "^", "~", "+-",
-        "C++ / Rust: what's faster?", "https://example.com/a?b=c#d", "--limit 5", "✅ 🎉", "東京", "\u{0}", "a\u{301}",
-        "title:(foo OR bar) AND -baz^2 ~3 field:\"x\"", "[status:\"unclosed]", "tag:#a OR -tag:#b", "\"unclosed phrase",
-        "-tag:#type", "-heliotrope", "-\"ninety seconds\"", "the of and a", "\"the of and\"",
-        "x -\"ninety seconds\"", "\"index cards\" -\"ninety thousand\"", "全文検索 -\"東京で\"", "-\"全文検索\"",
+        "",
+        " ",
+        "\"",
+        "\"\"",
+        "'",
+        "(",
+        ")",
+        "((()))",
+        "[",
+        "]",
+        "[]",
+        "[:]",
+        "[a:",
+        ":",
+        "::",
+        "tag:",
+        "tag:#",
+        "path:",
+        "file:",
+        "-",
+        "--",
+        "-\"\"",
+        "!",
+        "OR",
+        "OR OR OR",
+        "a OR",
+        "OR b",
+        "AND NOT",
+        "*",
+        "?",
+        "\\",
+        "/",
+        "#",
+        "##",
+        "^",
+        "~",
+        "+-",
+        "C++ / Rust: what's faster?",
+        "https://example.com/a?b=c#d",
+        "--limit 5",
+        "✅ 🎉",
+        "東京",
+        "\u{0}",
+        "a\u{301}",
+        "title:(foo OR bar) AND -baz^2 ~3 field:\"x\"",
+        "[status:\"unclosed]",
+        "tag:#a OR -tag:#b",
+        "\"unclosed phrase",
+        "-tag:#type",
+        "-heliotrope",
+        "-\"ninety seconds\"",
+        "the of and a",
+        "\"the of and\"",
+        "x -\"ninety seconds\"",
+        "\"index cards\" -\"ninety thousand\"",
+        "全文検索 -\"東京で\"",
+        "-\"全文検索\"",
     ] {
         if let Err(e) = index().search(q, 10) {
             panic!("query {q:?} failed: {e}");
         }
     }
     let long = "word ".repeat(500) + &"x".repeat(10_000);
-    index().search(&long, 10).expect("a very long query is still a query");
+    index()
+        .search(&long, 10)
+        .expect("a very long query is still a query");
 }
 
 #[test]
@@ -167,9 +250,15 @@ fn negation() {
     assert!(!without.contains(&ZETTEL.to_owned()), "{without:?}");
     // Only a negation: everything else, never the excluded note.
     let all_but = support::ids(index(), "-heliotrope", 100);
-    assert!(!all_but.contains(&OTHER.to_owned()) && all_but.len() > 30, "{all_but:?}");
+    assert!(
+        !all_but.contains(&OTHER.to_owned()) && all_but.len() > 30,
+        "{all_but:?}"
+    );
     let no_phrase = support::ids(index(), "ninety -\"ninety seconds\"", 100);
-    assert!(no_phrase.contains(&ZETTEL.to_owned()) && !no_phrase.contains(&DAILY.to_owned()), "{no_phrase:?}");
+    assert!(
+        no_phrase.contains(&ZETTEL.to_owned()) && !no_phrase.contains(&DAILY.to_owned()),
+        "{no_phrase:?}"
+    );
 }
 
 #[test]
@@ -200,7 +289,10 @@ fn tags() {
     let mut with_type = support::ids(index(), "tag:#type", 100);
     with_type.sort();
     for id in research.iter().chain(&[LINKS, ROADMAP, MEETING]) {
-        assert!(with_type.contains(&id.to_string()), "tag:#type misses {id}: {with_type:?}");
+        assert!(
+            with_type.contains(&id.to_string()),
+            "tag:#type misses {id}: {with_type:?}"
+        );
     }
     check_set("tag:#typ", &[]);
     check_set("tag:#research", &[]);
@@ -212,26 +304,38 @@ fn tags() {
     check_set("tag:#escaped-hash", &[]);
     check("tag:#type/research saturation", BM25);
     let not_research = support::ids(index(), "tag:#type -tag:#type/research", 100);
-    assert!(not_research.contains(&LINKS.to_owned()) && !not_research.contains(&BM25.to_owned()), "{not_research:?}");
+    assert!(
+        not_research.contains(&LINKS.to_owned()) && !not_research.contains(&BM25.to_owned()),
+        "{not_research:?}"
+    );
 }
 
 #[test]
 fn path_and_file() {
     check_set("path:lang", &[CAFE, RUSSIAN, GREEK, NFD]);
     check_set("path:projects/vaultmcp", &[ROADMAP, MEETING]);
-    check_set("path:research/2024-01-10", &["research/2024-01-10/001-Database-Scaling.md"]);
+    check_set(
+        "path:research/2024-01-10",
+        &["research/2024-01-10/001-Database-Scaling.md"],
+    );
     check_set("path:\"projects/vaultmcp\"", &[ROADMAP, MEETING]);
     check_set("path:nowhere-at-all", &[]);
     check_set("file:Roadmap", &[ROADMAP]);
     check_set("file:\"BM25 Ranking\"", &[BM25]);
-    check_set("file:Docker", &["research/2025-06-29/008-Docker-Best-Practices.md"]);
+    check_set(
+        "file:Docker",
+        &["research/2025-06-29/008-Docker-Best-Practices.md"],
+    );
     check_set("file:other-note", &[OTHER]);
     check("path:topics saturation", BM25);
     // Like Obsidian, `path:` matches anywhere in the path: the 19 research notes and the log.
     let research = support::ids(index(), "path:research", 100);
     assert_eq!(research.len(), 20, "{research:?}");
     assert!(research.contains(&LONG.to_owned()));
-    check_set("path:research/2025-06-28", &["research/2025-06-28/001-Past-Date-Test.md"]);
+    check_set(
+        "path:research/2025-06-28",
+        &["research/2025-06-28/001-Past-Date-Test.md"],
+    );
     check_set("path:topics -path:topics", &[]);
 }
 
@@ -244,18 +348,24 @@ fn properties() {
     check_set("[attendees]", &[MEETING]);
     check_set("[attendees:Dana]", &[MEETING]);
     check_set("[attendees:\"Jörg Müller\"]", &[MEETING]);
-    check_set("[source]", &[
-        BM25,
-        "research/2025-06-29/005-New-Features-Test.md",
-        "research/2025-06-29/006-No-Links-Test.md",
-        "research/2025-06-29/016-Important-Research.md",
-    ]);
+    check_set(
+        "[source]",
+        &[
+            BM25,
+            "research/2025-06-29/005-New-Features-Test.md",
+            "research/2025-06-29/006-No-Links-Test.md",
+            "research/2025-06-29/016-Important-Research.md",
+        ],
+    );
     check_set("[status:nonexistent]", &[]);
     check_set("[no-such-property]", &[]);
     check("[status] roadmap", ROADMAP);
     let with_id = support::ids(index(), "[id]", 100);
     for id in [BM25, "research/2025-06-29/016-Important-Research.md"] {
-        assert!(with_id.contains(&id.to_owned()), "{id} has an id property: {with_id:?}");
+        assert!(
+            with_id.contains(&id.to_owned()),
+            "{id} has an id property: {with_id:?}"
+        );
     }
 }
 
@@ -269,8 +379,15 @@ fn typos() {
     check("octothrope", TAGS);
     // An exact match always ranks above a fuzzy one.
     let hits = ids("flywheel gyroscpoe");
-    assert_eq!(hits.first().map(String::as_str), Some("broken/wrong-types.md"), "{hits:?}");
-    assert!(hits.contains(&"broken/unclosed-fence.md".to_owned()), "the typo still matches: {hits:?}");
+    assert_eq!(
+        hits.first().map(String::as_str),
+        Some("broken/wrong-types.md"),
+        "{hits:?}"
+    );
+    assert!(
+        hits.contains(&"broken/unclosed-fence.md".to_owned()),
+        "the typo still matches: {hits:?}"
+    );
 }
 
 #[test]
@@ -278,28 +395,54 @@ fn exact_beats_fuzzy_in_a_small_vault() {
     let dir = Dir::new();
     dir.create("exact.md", "# Notes\n\nThe marmoset is a small monkey.\n")
         .create("fuzzy-title.md", "# Marmosets\n\nnothing else here\n")
-        .create("near.md", "# Other\n\nA marmoser, whatever that is, appears twice: marmoser.\n");
+        .create(
+            "near.md",
+            "# Other\n\nA marmoser, whatever that is, appears twice: marmoser.\n",
+        );
     let index = dir.synced();
     let hits = support::ids(&index, "marmoset", 10);
-    assert!(!hits.is_empty() && hits[0] != "near.md", "a typo-distance word never outranks the exact word: {hits:?}");
+    assert!(
+        !hits.is_empty() && hits[0] != "near.md",
+        "a typo-distance word never outranks the exact word: {hits:?}"
+    );
     let near_pos = hits.iter().position(|h| h == "near.md");
-    let exact_pos = hits.iter().position(|h| h == "exact.md").expect("the exact note is found");
+    let exact_pos = hits
+        .iter()
+        .position(|h| h == "exact.md")
+        .expect("the exact note is found");
     assert!(near_pos.is_none_or(|p| p > exact_pos), "{hits:?}");
     // The other way round: the typo word exists, so it is an exact match there.
-    assert_eq!(support::ids(&index, "marmoser", 10).first().map(String::as_str), Some("near.md"));
+    assert_eq!(
+        support::ids(&index, "marmoser", 10)
+            .first()
+            .map(String::as_str),
+        Some("near.md")
+    );
 }
 
 #[test]
 fn snippets_bold_the_matched_words() {
     let hit = &search("perihelion")[0];
     assert!(hit.snippet.contains("**perihelion**"), "{:?}", hit.snippet);
-    assert!(!hit.snippet.contains('\n'), "snippets are one line: {:?}", hit.snippet);
-    assert!(hit.snippet.chars().count() < 400, "a snippet is an excerpt: {} chars", hit.snippet.chars().count());
+    assert!(
+        !hit.snippet.contains('\n'),
+        "snippets are one line: {:?}",
+        hit.snippet
+    );
+    assert!(
+        hit.snippet.chars().count() < 400,
+        "a snippet is an excerpt: {} chars",
+        hit.snippet.chars().count()
+    );
     let hit = &search("saturation Robertson")[0];
     assert!(hit.snippet.contains("**"), "{:?}", hit.snippet);
     // Stemmed matches are marked as written.
     let hit = &search("saturate")[0];
-    assert!(hit.snippet.to_lowercase().contains("**saturat"), "{:?}", hit.snippet);
+    assert!(
+        hit.snippet.to_lowercase().contains("**saturat"),
+        "{:?}",
+        hit.snippet
+    );
     // A typo match has no highlight from tantivy; the excerpt still shows text.
     let hit = &search("heliotorpe")[0];
     assert!(!hit.snippet.trim().is_empty(), "{hit:?}");
@@ -310,11 +453,17 @@ fn snippets_bold_the_matched_words() {
 
 #[test]
 fn hit_fields() {
-    let hit = search("saturation Robertson").into_iter().next().expect("a hit");
+    let hit = search("saturation Robertson")
+        .into_iter()
+        .next()
+        .expect("a hit");
     assert_eq!(hit.id, BM25);
     assert_eq!(hit.path, BM25);
     assert_eq!(hit.title, "BM25 Ranking");
-    assert_eq!(hit.url, "obsidian://open?vault=vault-fixtures&file=topics%2FBM25%20Ranking");
+    assert_eq!(
+        hit.url,
+        "obsidian://open?vault=vault-fixtures&file=topics%2FBM25%20Ranking"
+    );
     for t in ["type/research", "project/vaultmcp", "search/lexical"] {
         assert!(hit.tags.contains(&t.to_owned()), "{t} in {:?}", hit.tags);
     }
@@ -322,19 +471,33 @@ fn hit_fields() {
     assert!(hit.heading.is_some(), "{hit:?}");
 
     let hit = search("perihelion").into_iter().next().unwrap();
-    assert_eq!(hit.heading.as_deref(), Some("2024-01-21 — the ingest pipeline"), "{hit:?}");
+    assert_eq!(
+        hit.heading.as_deref(),
+        Some("2024-01-21 — the ingest pipeline"),
+        "{hit:?}"
+    );
     let hit = search("Reciprocal Rank Fusion").into_iter().next().unwrap();
-    assert_eq!(hit.title, "Reciprocal Rank Fusion", "frontmatter title wins");
+    assert_eq!(
+        hit.title, "Reciprocal Rank Fusion",
+        "frontmatter title wins"
+    );
     let hit = search("heliotrope").into_iter().next().unwrap();
     assert_eq!(hit.title, "other-note", "stem title");
     let hit = search("dromedary").into_iter().next().unwrap();
     assert!(!hit.title.starts_with('\u{feff}'), "{:?}", hit.title);
     let hit = search("Münsterhof").into_iter().next().unwrap();
-    assert_eq!(hit.url, "obsidian://open?vault=vault-fixtures&file=lang%2FCaf%C3%A9%20in%20Z%C3%BCrich");
+    assert_eq!(
+        hit.url,
+        "obsidian://open?vault=vault-fixtures&file=lang%2FCaf%C3%A9%20in%20Z%C3%BCrich"
+    );
 
     // Scores are best first.
     let hits = search("search ranking");
-    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score), "{:?}", hits.iter().map(|h| h.score).collect::<Vec<_>>());
+    assert!(
+        hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "{:?}",
+        hits.iter().map(|h| h.score).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -344,20 +507,35 @@ fn limits() {
         let n = index().search("-zzzznothing", limit).unwrap().len();
         assert!(n <= max && n >= 1, "limit {limit}: {n} hits");
     }
-    assert_eq!(index().search("the", 3).unwrap().len().min(3), index().search("the", 3).unwrap().len());
+    assert_eq!(
+        index().search("the", 3).unwrap().len().min(3),
+        index().search("the", 3).unwrap().len()
+    );
     let many = index().search("-zzzznothing", 100).unwrap();
     assert!(many.len() <= 100);
 }
 
 #[test]
 fn ignored_paths_never_appear() {
-    for canary in ["obsidianconfigotter", "trashedzebra", "unreleasedpineapple", "scratchwombat"] {
-        assert_eq!(ids(canary), Vec::<String>::new(), "{canary} is in an ignored file");
+    for canary in [
+        "obsidianconfigotter",
+        "trashedzebra",
+        "unreleasedpineapple",
+        "scratchwombat",
+    ] {
+        assert_eq!(
+            ids(canary),
+            Vec::<String>::new(),
+            "{canary} is in an ignored file"
+        );
     }
     let everything = support::ids(index(), "-zzzznothing", 100);
     for id in &everything {
         assert!(
-            !id.starts_with(".obsidian/") && !id.starts_with(".trash/") && !id.starts_with("drafts/") && !id.ends_with(".tmp.md"),
+            !id.starts_with(".obsidian/")
+                && !id.starts_with(".trash/")
+                && !id.starts_with("drafts/")
+                && !id.ends_with(".tmp.md"),
             "{id} is ignored"
         );
     }
@@ -372,10 +550,17 @@ fn diacritics_fold() {
     // The NFD note: NFC and ASCII queries find it.
     let nfd = ["Renée", "Renee", "résumé", "resume"];
     for q in nfd {
-        assert!(ids(q).contains(&NFD.to_owned()), "{q:?} finds the NFD note: {:?}", ids(q));
+        assert!(
+            ids(q).contains(&NFD.to_owned()),
+            "{q:?} finds the NFD note: {:?}",
+            ids(q)
+        );
     }
     let both = ids("crème brûlée");
-    assert!(both.contains(&CAFE.to_owned()) && both.contains(&NFD.to_owned()), "{both:?}");
+    assert!(
+        both.contains(&CAFE.to_owned()) && both.contains(&NFD.to_owned()),
+        "{both:?}"
+    );
 }
 
 #[test]
@@ -392,7 +577,16 @@ fn non_latin_scripts() {
 #[test]
 fn cli_search_json_shape() {
     let dir = Dir::over(&support::fixtures());
-    let v = dir.run(&["search", "--json", "--limit", "5", "saturation", "Robertson"]).json();
+    let v = dir
+        .run(&[
+            "search",
+            "--json",
+            "--limit",
+            "5",
+            "saturation",
+            "Robertson",
+        ])
+        .json();
     let obj = v.as_object().expect("an object");
     assert_eq!(obj.keys().collect::<Vec<_>>(), ["results"]);
     let results = v["results"].as_array().unwrap();
@@ -400,13 +594,27 @@ fn cli_search_json_shape() {
     for r in results {
         let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["heading", "id", "path", "score", "snippet", "tags", "title", "url"], "{r}");
-        assert!(r["id"].is_string() && r["title"].is_string() && r["url"].is_string() && r["path"].is_string());
+        assert_eq!(
+            keys,
+            [
+                "heading", "id", "path", "score", "snippet", "tags", "title", "url"
+            ],
+            "{r}"
+        );
+        assert!(
+            r["id"].is_string()
+                && r["title"].is_string()
+                && r["url"].is_string()
+                && r["path"].is_string()
+        );
         assert!(r["score"].is_number() && r["snippet"].is_string() && r["tags"].is_array());
         assert!(r["heading"].is_string() || r["heading"].is_null());
     }
     assert_eq!(results[0]["id"], BM25);
-    assert_eq!(results[0]["url"], "obsidian://open?vault=vault-fixtures&file=topics%2FBM25%20Ranking");
+    assert_eq!(
+        results[0]["url"],
+        "obsidian://open?vault=vault-fixtures&file=topics%2FBM25%20Ranking"
+    );
 
     // A query of ChatGPT punctuation is never an error on the command line either.
     for q in ["What's (really) \"BM25\"?: tag:", "-", "[", "OR"] {
@@ -419,9 +627,15 @@ fn cli_search_json_shape() {
         let run = dir.run(&["search", "--limit", bad, "x"]);
         assert_eq!(run.code, Some(2), "--limit {bad}: {run:?}");
     }
-    let v = dir.run(&["search", "--json", "--limit", "100", "-zzzznothing"]).json();
+    let v = dir
+        .run(&["search", "--json", "--limit", "100", "-zzzznothing"])
+        .json();
     // 45 notes, less `broken/binary.md`, which is skipped.
-    assert_eq!(v["results"].as_array().unwrap().len(), 44, "every note once");
+    assert_eq!(
+        v["results"].as_array().unwrap().len(),
+        44,
+        "every note once"
+    );
     // Plain output works too.
     let run = dir.run(&["search", "heliotrope"]);
     assert_eq!(run.code, Some(0), "{run:?}");
