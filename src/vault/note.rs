@@ -102,13 +102,17 @@ pub fn parse_note(id: &str, text: &str, mtime: DateTime<Utc>) -> ParsedNote {
 
     for key in ["title", "id"] {
         if let Some(kind) = properties.get(key).and_then(not_scalar) {
-            warnings.push(format!("property `{key}` is a {kind}, expected text; ignored"));
+            warnings.push(format!(
+                "property `{key}` is a {kind}, expected text; ignored"
+            ));
         }
     }
     let mut date = |keys: &[&str]| -> Option<DateTime<Utc>> {
         for key in keys {
             if let Some(kind) = properties.get(*key).and_then(not_scalar) {
-                warnings.push(format!("property `{key}` is a {kind}, expected a date; using the file's time"));
+                warnings.push(format!(
+                    "property `{key}` is a {kind}, expected a date; using the file's time"
+                ));
             }
             if let Some(raw) = text_prop(key) {
                 match parse_date(&raw) {
