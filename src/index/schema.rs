@@ -10,7 +10,7 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Name of the English analyzer: words, lower-cased, ASCII-folded, stop words out, stemmed.
 pub const EN: &str = "vaultmcp_en";
@@ -141,7 +141,13 @@ impl Tokenizer for WordTokenizer {
         let mut tokens = Vec::new();
         let mut push = |from: usize, to: usize, text: String| {
             let position = tokens.len();
-            tokens.push(Token { offset_from: from, offset_to: to, position, text, position_length: 1 });
+            tokens.push(Token {
+                offset_from: from,
+                offset_to: to,
+                position,
+                text,
+                position_length: 1,
+            });
         };
         let mut chars = text.char_indices().peekable();
         while let Some(&(start, c)) = chars.peek() {
@@ -159,7 +165,11 @@ impl Tokenizer for WordTokenizer {
                     push(run[0].0, end_of(0), run[0].1.to_string());
                 }
                 for k in 1..run.len() {
-                    push(run[k - 1].0, end_of(k), [run[k - 1].1, run[k].1].iter().collect());
+                    push(
+                        run[k - 1].0,
+                        end_of(k),
+                        [run[k - 1].1, run[k].1].iter().collect(),
+                    );
                 }
             } else if c.is_alphanumeric() {
                 let mut word = String::new();
@@ -225,15 +235,24 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: &[&str]) {
-        let got: Vec<String> = tokens(&mut analyzer(), text).into_iter().map(|(_, t)| t).collect();
+        let got: Vec<String> = tokens(&mut analyzer(), text)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         assert_eq!(got, expected, "tokens of {text:?}");
     }
 
     #[test]
     fn analysis() {
         check("Running quickly", &["run", "quick"]);
-        check("Renée résumé naïve café", &["rene", "resum", "naiv", "cafe"]);
-        check("Rene\u{301}e re\u{301}sume\u{301} nai\u{308}ve cafe\u{301}", &["rene", "resum", "naiv", "cafe"]);
+        check(
+            "Renée résumé naïve café",
+            &["rene", "resum", "naiv", "cafe"],
+        );
+        check(
+            "Rene\u{301}e re\u{301}sume\u{301} nai\u{308}ve cafe\u{301}",
+            &["rene", "resum", "naiv", "cafe"],
+        );
         check("東京", &["東京"]);
         check("東京で会議", &["東京", "京で", "で会", "会議"]);
         check("全文検索。東", &["全文", "文検", "検索", "東"]);

@@ -269,7 +269,13 @@ fn examine(
     // Checked before the unchanged shortcut, so lowering the limit drops notes now over it.
     let limit = idx.vault().max_note_bytes();
     if disk.size > limit {
-        return Outcome::Skip(ReadError::TooLarge { size: disk.size, limit }.to_string());
+        return Outcome::Skip(
+            ReadError::TooLarge {
+                size: disk.size,
+                limit,
+            }
+            .to_string(),
+        );
     }
     if let Some(ix) = indexed
         && ix.size == disk.size
@@ -327,7 +333,11 @@ fn document(idx: &NoteIndex, note: &ParsedNote, st: Indexed) -> TantivyDocument 
         doc.add_text(f.alias_key, link_key(a));
     }
     for h in &note.headings {
-        doc.add_text(f.headings, &h.text);
+        // The H1 that repeats the title is the title: counting it again as a heading would
+        // weigh title words twice.
+        if !h.text.eq_ignore_ascii_case(&note.title) {
+            doc.add_text(f.headings, &h.text);
+        }
     }
     let mut tag_keys = HashSet::new();
     for t in &note.tags {
