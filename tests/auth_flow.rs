@@ -26,10 +26,34 @@ async fn whole_flow_register_to_restart() {
     let r = env.mcp("/mcp", None).await;
     assert_eq!(r.status(), 401);
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert_eq!(www, format!(r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", scope="notes:read""#, env.base));
-    let prm: Value = env.browser.http.get(env.url("/.well-known/oauth-protected-resource/mcp")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        www,
+        format!(
+            r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", scope="notes:read""#,
+            env.base
+        )
+    );
+    let prm: Value = env
+        .browser
+        .http
+        .get(env.url("/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(prm["authorization_servers"][0], env.base.as_str());
-    let asm: Value = env.browser.http.get(env.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    let asm: Value = env
+        .browser
+        .http
+        .get(env.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(asm["issuer"], env.base.as_str());
 
     // Register, authorize, consent, GitHub, callback.
@@ -39,9 +63,20 @@ async fn whole_flow_register_to_restart() {
     let page = env.browser.get(&url).await;
     assert_eq!(page.status, 200);
     assert_eq!(page.headers["x-frame-options"], "DENY");
-    assert!(page.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    assert!(page.body.contains("Test &lt;App&gt;"), "names the client, escaped");
-    assert!(page.body.contains("127.0.0.1:9999"), "names the redirect host");
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(
+        page.body.contains("Test &lt;App&gt;"),
+        "names the client, escaped"
+    );
+    assert!(
+        page.body.contains("127.0.0.1:9999"),
+        "names the redirect host"
+    );
     let code = env.login(&client, &pkce).await;
 
     // Token, then the MCP route sees the user.
@@ -51,7 +86,12 @@ async fn whole_flow_register_to_restart() {
     assert_eq!(tok["scope"], "notes:read");
     assert_eq!(tok["expires_in"], 3600);
     let access = tok["access_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(access.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["iss"], env.base.as_str());
     assert_eq!(claims["aud"], format!("{}/mcp", env.base));
     assert_eq!(claims["sub"], "github:42");
@@ -60,43 +100,98 @@ async fn whole_flow_register_to_restart() {
     for k in ["iat", "exp", "jti"] {
         assert!(claims.get(k).is_some(), "claim {k}");
     }
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(access.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["alg"], "EdDSA");
     assert!(header["kid"].is_string());
     let r = env.mcp("/mcp", Some(access)).await;
     assert_eq!(r.status(), 200);
     let me: Value = r.json().await.unwrap();
-    assert_eq!(me, json!({"sub": "github:42", "login": "alice", "client_id": client.client_id, "scope": "notes:read"}));
-    assert_eq!(env.mcp("/", Some(access)).await.status(), 200, "the root MCP route accepts the /mcp audience too");
+    assert_eq!(
+        me,
+        json!({"sub": "github:42", "login": "alice", "client_id": client.client_id, "scope": "notes:read"})
+    );
+    assert_eq!(
+        env.mcp("/", Some(access)).await.status(),
+        200,
+        "the root MCP route accepts the /mcp audience too"
+    );
 
     // Refresh rotates.
-    let (status, t2) = env.refresh(&client, tok["refresh_token"].as_str().unwrap()).await;
+    let (status, t2) = env
+        .refresh(&client, tok["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!(status, 200, "{t2}");
     assert_ne!(t2["refresh_token"], tok["refresh_token"]);
-    assert_eq!(env.mcp("/mcp", t2["access_token"].as_str()).await.status(), 200);
+    assert_eq!(
+        env.mcp("/mcp", t2["access_token"].as_str()).await.status(),
+        200
+    );
 
     // Revoke a second grant's refresh token: that grant is gone.
     let pkce_b = Pkce::new();
     let code_b = env.login(&client, &pkce_b).await;
     let (_, tb) = env.exchange(&client, &code_b, &pkce_b.verifier).await;
-    let r = env.browser.http.post(env.url("/revoke")).form(&[("token", tb["refresh_token"].as_str().unwrap()), ("client_id", &client.client_id)]).send().await.unwrap();
+    let r = env
+        .browser
+        .http
+        .post(env.url("/revoke"))
+        .form(&[
+            ("token", tb["refresh_token"].as_str().unwrap()),
+            ("client_id", &client.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let (status, e) = env.refresh(&client, tb["refresh_token"].as_str().unwrap()).await;
+    let (status, e) = env
+        .refresh(&client, tb["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     // Revoking an access token makes the MCP route refuse it.
-    let r = env.browser.http.post(env.url("/revoke")).form(&[("token", tb["access_token"].as_str().unwrap()), ("client_id", &client.client_id)]).send().await.unwrap();
+    let r = env
+        .browser
+        .http
+        .post(env.url("/revoke"))
+        .form(&[
+            ("token", tb["access_token"].as_str().unwrap()),
+            ("client_id", &client.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(env.mcp("/mcp", tb["access_token"].as_str()).await.status(), 401);
+    assert_eq!(
+        env.mcp("/mcp", tb["access_token"].as_str()).await.status(),
+        401
+    );
 
     // Restart: the client registration and the first grant's refresh token survive.
     env.restart().await;
-    let (status, t3) = env.refresh(&client, t2["refresh_token"].as_str().unwrap()).await;
+    let (status, t3) = env
+        .refresh(&client, t2["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!(status, 200, "{t3}");
-    assert_eq!(env.mcp("/mcp", t3["access_token"].as_str()).await.status(), 200);
-    assert_eq!(env.mcp("/mcp", t2["access_token"].as_str()).await.status(), 200, "tokens from before the restart still verify");
+    assert_eq!(
+        env.mcp("/mcp", t3["access_token"].as_str()).await.status(),
+        200
+    );
+    assert_eq!(
+        env.mcp("/mcp", t2["access_token"].as_str()).await.status(),
+        200,
+        "tokens from before the restart still verify"
+    );
     let pkce_c = Pkce::new();
     let code_c = env.login(&client, &pkce_c).await;
-    assert_eq!(env.exchange(&client, &code_c, &pkce_c.verifier).await.0, 200, "the registered client still exists");
+    assert_eq!(
+        env.exchange(&client, &code_c, &pkce_c.verifier).await.0,
+        200,
+        "the registered client still exists"
+    );
 }
 
 #[tokio::test]
@@ -105,14 +200,25 @@ async fn metadata_documents() {
     let get = |p: &str| {
         let u = env.url(p);
         let h = env.browser.http.clone();
-        async move { h.get(u).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            h.get(u)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
     let b = env.base.clone();
     assert_eq!(
         get("/.well-known/oauth-protected-resource/mcp").await,
         json!({"resource": format!("{b}/mcp"), "authorization_servers": [b], "scopes_supported": ["notes:read"], "bearer_methods_supported": ["header"], "resource_name": "vaultmcp"})
     );
-    assert_eq!(get("/.well-known/oauth-protected-resource").await["resource"], b.as_str());
+    assert_eq!(
+        get("/.well-known/oauth-protected-resource").await["resource"],
+        b.as_str()
+    );
     let asm = get("/.well-known/oauth-authorization-server").await;
     assert_eq!(asm, get("/.well-known/openid-configuration").await);
     assert_eq!(asm["issuer"], b.as_str());
@@ -122,13 +228,24 @@ async fn metadata_documents() {
     assert_eq!(asm["revocation_endpoint"], format!("{b}/revoke"));
     assert_eq!(asm["jwks_uri"], format!("{b}/jwks.json"));
     assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(asm["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
-    assert!(asm["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("none")));
+    assert_eq!(
+        asm["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert!(
+        asm["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("none"))
+    );
     assert_eq!(asm["client_id_metadata_document_supported"], true);
     assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
     let jwks = get("/jwks.json").await;
     let k = &jwks["keys"][0];
-    assert_eq!((k["kty"].as_str(), k["crv"].as_str(), k["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    assert_eq!(
+        (k["kty"].as_str(), k["crv"].as_str(), k["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
     assert_eq!(k["kid"], env.signing_key().0.as_str());
     assert!(k.get("d").is_none(), "no private part");
 }
@@ -138,10 +255,21 @@ async fn root_route_challenge_names_root_metadata() {
     let env = Env::start(Options::default()).await;
     let r = env.mcp("/", None).await;
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"].to_str().unwrap(), format!(r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource", scope="notes:read""#, env.base));
+    assert_eq!(
+        r.headers()["www-authenticate"].to_str().unwrap(),
+        format!(
+            r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource", scope="notes:read""#,
+            env.base
+        )
+    );
     let r = env.mcp("/mcp", Some("not-a-jwt")).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains(r#"error="invalid_token""#));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="invalid_token""#)
+    );
 }
 
 #[tokio::test]
@@ -162,7 +290,10 @@ async fn plain_pkce_is_refused() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
-    for extra in [&[("code_challenge_method", "plain")][..], &[("code_challenge_method", "")][..]] {
+    for extra in [
+        &[("code_challenge_method", "plain")][..],
+        &[("code_challenge_method", "")][..],
+    ] {
         let r = env.browser.get(&env.authorize_url(&c, &pkce, extra)).await;
         assert_eq!(r.status, 302);
         let back = url::Url::parse(&r.location.unwrap()).unwrap();
@@ -185,12 +316,20 @@ async fn reused_code_is_refused_and_revokes_its_grant() {
     let (s, e) = env.exchange(&c, &code, &pkce.verifier).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
     let (s, e) = env.refresh(&c, t["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "the grant bought with the replayed code is revoked");
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the grant bought with the replayed code is revoked"
+    );
 }
 
 #[tokio::test]
 async fn expired_code_is_refused() {
-    let env = Env::start(Options { code_ttl: Duration::from_millis(1), ..Options::default() }).await;
+    let env = Env::start(Options {
+        code_ttl: Duration::from_millis(1),
+        ..Options::default()
+    })
+    .await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
     let code = env.login(&c, &pkce).await;
@@ -206,14 +345,28 @@ async fn redirect_uri_mismatch() {
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
     // At /authorize: an HTML page, never a redirect to the unregistered URI.
-    for bad in ["https://evil.example/callback", "http://127.0.0.1:9999/other", "http://127.0.0.1:9999/callback#x"] {
-        let r = env.browser.get(&env.authorize_url(&c, &pkce, &[("redirect_uri", bad)])).await;
+    for bad in [
+        "https://evil.example/callback",
+        "http://127.0.0.1:9999/other",
+        "http://127.0.0.1:9999/callback#x",
+    ] {
+        let r = env
+            .browser
+            .get(&env.authorize_url(&c, &pkce, &[("redirect_uri", bad)]))
+            .await;
         assert_eq!(r.status, 400, "{bad}");
         assert!(r.location.is_none());
         assert_eq!(page_error(&r.body), "invalid_request");
     }
     // A loopback redirect may use another port (RFC 8252).
-    let r = env.browser.get(&env.authorize_url(&c, &pkce, &[("redirect_uri", "http://127.0.0.1:4444/callback")])).await;
+    let r = env
+        .browser
+        .get(&env.authorize_url(
+            &c,
+            &pkce,
+            &[("redirect_uri", "http://127.0.0.1:4444/callback")],
+        ))
+        .await;
     assert_eq!(r.status, 200);
     // At /token: the redirect_uri must be the authorize request's.
     let code = env.login(&c, &pkce).await;
@@ -234,8 +387,21 @@ async fn redirect_uri_mismatch() {
 #[tokio::test]
 async fn dangerous_redirect_uris_are_refused_at_registration() {
     let env = Env::start(Options::default()).await;
-    for bad in ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "http://evil.example/cb", "https://ok.example/cb#frag"] {
-        let r = env.browser.http.post(env.url("/register")).json(&json!({"redirect_uris": [bad], "token_endpoint_auth_method": "none"})).send().await.unwrap();
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "http://evil.example/cb",
+        "https://ok.example/cb#frag",
+    ] {
+        let r = env
+            .browser
+            .http
+            .post(env.url("/register"))
+            .json(&json!({"redirect_uris": [bad], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400, "{bad}");
         assert_eq!(r.headers()["cache-control"], "no-store");
         let e: Value = r.json().await.unwrap();
@@ -246,14 +412,33 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
 #[tokio::test]
 async fn unknown_client_gets_an_html_page_not_a_redirect() {
     let env = Env::start(Options::default()).await;
-    let fake = support::Client { client_id: "nope".into(), client_secret: None, redirect_uri: REDIRECT.into() };
-    let r = env.browser.get(&env.authorize_url(&fake, &Pkce::new(), &[])).await;
+    let fake = support::Client {
+        client_id: "nope".into(),
+        client_secret: None,
+        redirect_uri: REDIRECT.into(),
+    };
+    let r = env
+        .browser
+        .get(&env.authorize_url(&fake, &Pkce::new(), &[]))
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.location.is_none());
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert_eq!(page_error(&r.body), "invalid_client");
     // And at the token endpoint.
-    let (s, e) = env.token(&[("grant_type", "authorization_code"), ("code", "x"), ("client_id", "nope"), ("code_verifier", "x")]).await;
+    let (s, e) = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "nope"),
+            ("code_verifier", "x"),
+        ])
+        .await;
     assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
 }
 
@@ -262,18 +447,38 @@ async fn wrong_resource() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
-    let r = env.browser.get(&env.authorize_url(&c, &pkce, &[("resource", "https://other.example/mcp")])).await;
+    let r = env
+        .browser
+        .get(&env.authorize_url(&c, &pkce, &[("resource", "https://other.example/mcp")]))
+        .await;
     assert_eq!(r.status, 302);
-    assert_eq!(query(&url::Url::parse(&r.location.unwrap()).unwrap())["error"], "invalid_target");
+    assert_eq!(
+        query(&url::Url::parse(&r.location.unwrap()).unwrap())["error"],
+        "invalid_target"
+    );
     // At /token: another server's resource, or ours in another form than authorized.
     let code = env.login(&c, &pkce).await;
     let (s, e) = env
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("client_id", &c.client_id), ("code_verifier", &pkce.verifier), ("resource", "https://other.example/mcp")])
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &c.client_id),
+            ("code_verifier", &pkce.verifier),
+            ("resource", "https://other.example/mcp"),
+        ])
         .await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_target")));
     let pkce = Pkce::new();
     let code = env.login(&c, &pkce).await;
-    let (s, e) = env.token(&[("grant_type", "authorization_code"), ("code", &code), ("client_id", &c.client_id), ("code_verifier", &pkce.verifier), ("resource", &env.base)]).await;
+    let (s, e) = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &c.client_id),
+            ("code_verifier", &pkce.verifier),
+            ("resource", &env.base),
+        ])
+        .await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_target")));
 }
 
@@ -282,17 +487,34 @@ async fn resource_and_scope_default_when_absent() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
-    let back = env.approve(&env.authorize_url(&c, &pkce, &[("resource", ""), ("scope", "")])).await;
+    let back = env
+        .approve(&env.authorize_url(&c, &pkce, &[("resource", ""), ("scope", "")]))
+        .await;
     let code = query(&back)["code"].clone();
-    let (s, t) = env.token(&[("grant_type", "authorization_code"), ("code", &code), ("client_id", &c.client_id), ("code_verifier", &pkce.verifier)]).await;
+    let (s, t) = env
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &c.client_id),
+            ("code_verifier", &pkce.verifier),
+        ])
+        .await;
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["scope"], "notes:read");
-    assert_eq!(env.mcp("/mcp", t["access_token"].as_str()).await.status(), 200);
+    assert_eq!(
+        env.mcp("/mcp", t["access_token"].as_str()).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn user_not_on_the_allow_list() {
-    let env = Env::start(Options { gh_login: "mallory".into(), gh_id: 666, ..Options::default() }).await;
+    let env = Env::start(Options {
+        gh_login: "mallory".into(),
+        gh_id: 666,
+        ..Options::default()
+    })
+    .await;
     let c = env.register(REDIRECT).await;
     let back = env.approve(&env.authorize_url(&c, &Pkce::new(), &[])).await;
     let q = query(&back);
@@ -304,7 +526,14 @@ async fn user_not_on_the_allow_list() {
 #[tokio::test]
 async fn renamed_login_with_ids_configured() {
     // "alice" is allowed by login, but ids are configured and this "alice" is someone else.
-    let env = Env::start(Options { allowed_ids: vec![42], allowed_logins: vec!["alice".into()], gh_login: "alice".into(), gh_id: 99, ..Options::default() }).await;
+    let env = Env::start(Options {
+        allowed_ids: vec![42],
+        allowed_logins: vec!["alice".into()],
+        gh_login: "alice".into(),
+        gh_id: 99,
+        ..Options::default()
+    })
+    .await;
     let c = env.register(REDIRECT).await;
     let back = env.approve(&env.authorize_url(&c, &Pkce::new(), &[])).await;
     assert_eq!(query(&back)["error"], "access_denied");
@@ -312,9 +541,21 @@ async fn renamed_login_with_ids_configured() {
 
 #[tokio::test]
 async fn login_allow_list_without_ids() {
-    let env = Env::start(Options { allowed_ids: vec![], allowed_logins: vec!["Alice".into()], gh_login: "alice".into(), gh_id: 7, ..Options::default() }).await;
+    let env = Env::start(Options {
+        allowed_ids: vec![],
+        allowed_logins: vec!["Alice".into()],
+        gh_login: "alice".into(),
+        gh_id: 7,
+        ..Options::default()
+    })
+    .await;
     let (_, t) = env.tokens().await;
-    let me: Value = env.mcp("/mcp", t["access_token"].as_str()).await.json().await.unwrap();
+    let me: Value = env
+        .mcp("/mcp", t["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["sub"], "github:7");
 }
 
@@ -339,32 +580,59 @@ async fn refresh_token_reuse_revokes_the_family() {
     let (s, e) = env.refresh(&c, r1).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
     let (s, e) = env.refresh(&c, t2["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "the newest token of the family dies too");
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the newest token of the family dies too"
+    );
     // Another client cannot use someone else's refresh token.
     let (c2, t3) = env.tokens().await;
     let other = env.register(REDIRECT).await;
-    let (s, e) = env.refresh(&other, t3["refresh_token"].as_str().unwrap()).await;
+    let (s, e) = env
+        .refresh(&other, t3["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
-    assert_eq!(env.refresh(&c2, t3["refresh_token"].as_str().unwrap()).await.0, 200);
+    assert_eq!(
+        env.refresh(&c2, t3["refresh_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
 async fn consent_post_needs_the_csrf_token() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
-    let mut form = env.consent_form(&env.authorize_url(&c, &Pkce::new(), &[])).await;
+    let mut form = env
+        .consent_form(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
     form.insert("decision".into(), "approve".into());
     let mut wrong = form.clone();
     wrong.insert("csrf_token".into(), "A".repeat(43));
     let r = env.browser.post_form(&env.url("/authorize"), &wrong).await;
-    assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (403, "invalid_request"));
+    assert_eq!(
+        (r.status.as_u16(), page_error(&r.body).as_str()),
+        (403, "invalid_request")
+    );
     let mut missing = form.clone();
     missing.remove("csrf_token");
-    let r = env.browser.post_form(&env.url("/authorize"), &missing).await;
-    assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (403, "invalid_request"));
+    let r = env
+        .browser
+        .post_form(&env.url("/authorize"), &missing)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), page_error(&r.body).as_str()),
+        (403, "invalid_request")
+    );
     // Right token in the form, but no cookie (a cross-site POST).
-    let r = support::Browser::new().post_form(&env.url("/authorize"), &form).await;
-    assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (403, "invalid_request"));
+    let r = support::Browser::new()
+        .post_form(&env.url("/authorize"), &form)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), page_error(&r.body).as_str()),
+        (403, "invalid_request")
+    );
     // The real thing works.
     let r = env.browser.post_form(&env.url("/authorize"), &form).await;
     assert_eq!(r.status, 303);
@@ -374,25 +642,35 @@ async fn consent_post_needs_the_csrf_token() {
 async fn deny_goes_back_with_access_denied() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
-    let mut form = env.consent_form(&env.authorize_url(&c, &Pkce::new(), &[])).await;
+    let mut form = env
+        .consent_form(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
     form.insert("decision".into(), "deny".into());
     let r = env.browser.post_form(&env.url("/authorize"), &form).await;
     assert_eq!(r.status, 303);
     let q = query(&url::Url::parse(&r.location.unwrap()).unwrap());
-    assert_eq!((q["error"].as_str(), q["state"].as_str()), ("access_denied", "st4te"));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "st4te")
+    );
 }
 
 #[tokio::test]
 async fn github_callback_in_another_browser_is_refused() {
     let env = Env::start(Options::default()).await;
     let c = env.register(REDIRECT).await;
-    let mut form = env.consent_form(&env.authorize_url(&c, &Pkce::new(), &[])).await;
+    let mut form = env
+        .consent_form(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
     form.insert("decision".into(), "approve".into());
     let r = env.browser.post_form(&env.url("/authorize"), &form).await;
     let gh = env.browser.get(&r.location.unwrap()).await;
     let callback = gh.location.unwrap();
     let r = support::Browser::new().get(&callback).await;
-    assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (400, "invalid_request"));
+    assert_eq!(
+        (r.status.as_u16(), page_error(&r.body).as_str()),
+        (400, "invalid_request")
+    );
     // The pending login was single use: the right browser is now too late as well.
     let r = env.browser.get(&callback).await;
     assert_eq!(r.status, 400);
@@ -401,22 +679,71 @@ async fn github_callback_in_another_browser_is_refused() {
 #[tokio::test]
 async fn confidential_client() {
     let env = Env::start(Options::default()).await;
-    let r = env.browser.http.post(env.url("/register")).json(&json!({"redirect_uris": [REDIRECT], "client_name": "Conf"})).send().await.unwrap();
+    let r = env
+        .browser
+        .http
+        .post(env.url("/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "client_name": "Conf"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let reg: Value = r.json().await.unwrap();
     assert_eq!(reg["token_endpoint_auth_method"], "client_secret_basic");
-    let c = support::Client { client_id: reg["client_id"].as_str().unwrap().into(), client_secret: reg["client_secret"].as_str().map(Into::into), redirect_uri: REDIRECT.into() };
+    let c = support::Client {
+        client_id: reg["client_id"].as_str().unwrap().into(),
+        client_secret: reg["client_secret"].as_str().map(Into::into),
+        redirect_uri: REDIRECT.into(),
+    };
     let pkce = Pkce::new();
     let code = env.login(&c, &pkce).await;
-    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", pkce.verifier.as_str()), ("redirect_uri", REDIRECT)];
-    let r = env.browser.http.post(env.url("/token")).basic_auth(&c.client_id, Some("wrong")).form(&form).send().await.unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let r = env
+        .browser
+        .http
+        .post(env.url("/token"))
+        .basic_auth(&c.client_id, Some("wrong"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
-    let r = env.browser.http.post(env.url("/token")).form(&[("grant_type", "authorization_code"), ("client_id", c.client_id.as_str()), ("code", "x"), ("code_verifier", "x")]).send().await.unwrap();
+    let r = env
+        .browser
+        .http
+        .post(env.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", c.client_id.as_str()),
+            ("code", "x"),
+            ("code_verifier", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "a confidential client must authenticate");
     let code = env.login(&c, &pkce).await;
-    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", pkce.verifier.as_str()), ("redirect_uri", REDIRECT)];
-    let r = env.browser.http.post(env.url("/token")).basic_auth(&c.client_id, c.client_secret.as_deref()).form(&form).send().await.unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let r = env
+        .browser
+        .http
+        .post(env.url("/token"))
+        .basic_auth(&c.client_id, c.client_secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -443,43 +770,85 @@ async fn assert_refused(env: &Env, token: &str, what: &str) {
     assert_eq!(r.status(), 401, "{what}");
     let www = r.headers()["www-authenticate"].to_str().unwrap();
     assert!(www.contains(r#"error="invalid_token""#), "{what}: {www}");
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_token", "{what}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "invalid_token",
+        "{what}"
+    );
 }
 
 #[tokio::test]
 async fn forged_and_foreign_jwts_are_refused() {
     let env = Env::start(Options::default()).await;
     let good = sign(&env, &good_claims(&env));
-    assert_eq!(env.mcp("/mcp", Some(&good)).await.status(), 200, "the forging helper signs like the server");
+    assert_eq!(
+        env.mcp("/mcp", Some(&good)).await.status(),
+        200,
+        "the forging helper signs like the server"
+    );
 
     // Tampered: same signature, edited claims.
     let parts: Vec<&str> = good.split('.').collect();
     let mut edited = good_claims(&env);
     edited["login"] = json!("mallory");
-    assert_refused(&env, &format!("{}.{}.{}", parts[0], b64(&edited), parts[2]), "tampered").await;
+    assert_refused(
+        &env,
+        &format!("{}.{}.{}", parts[0], b64(&edited), parts[2]),
+        "tampered",
+    )
+    .await;
 
     // Expired beyond the 30 s leeway (but within it, still fine).
     let mut c = good_claims(&env);
     c["exp"] = json!(now() - 120);
     assert_refused(&env, &sign(&env, &c), "expired").await;
     c["exp"] = json!(now() - 5);
-    assert_eq!(env.mcp("/mcp", Some(&sign(&env, &c))).await.status(), 200, "within leeway");
+    assert_eq!(
+        env.mcp("/mcp", Some(&sign(&env, &c))).await.status(),
+        200,
+        "within leeway"
+    );
 
     // alg: none.
     let kid = env.signing_key().0;
-    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&good_claims(&env)));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+        b64(&good_claims(&env))
+    );
     assert_refused(&env, &none, "alg none").await;
-    let none_upper = format!("{}.{}.", b64(&json!({"alg": "None", "kid": kid})), b64(&good_claims(&env)));
+    let none_upper = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "None", "kid": kid})),
+        b64(&good_claims(&env))
+    );
     assert_refused(&env, &none_upper, "alg None").await;
 
     // HS256 keyed with the public key (the classic algorithm confusion).
-    let jwks: Value = env.browser.http.get(env.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let public = URL_SAFE_NO_PAD.decode(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+    let jwks: Value = env
+        .browser
+        .http
+        .get(env.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public = URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["x"].as_str().unwrap())
+        .unwrap();
     let mut h = Header::new(Algorithm::HS256);
     h.kid = Some(kid.clone());
-    let hs = jsonwebtoken::encode(&h, &good_claims(&env), &EncodingKey::from_secret(&public)).unwrap();
+    let hs =
+        jsonwebtoken::encode(&h, &good_claims(&env), &EncodingKey::from_secret(&public)).unwrap();
     assert_refused(&env, &hs, "HS256 with the public key").await;
-    let hs_json = jsonwebtoken::encode(&h, &good_claims(&env), &EncodingKey::from_secret(jwks["keys"][0].to_string().as_bytes())).unwrap();
+    let hs_json = jsonwebtoken::encode(
+        &h,
+        &good_claims(&env),
+        &EncodingKey::from_secret(jwks["keys"][0].to_string().as_bytes()),
+    )
+    .unwrap();
     assert_refused(&env, &hs_json, "HS256 with the JWK").await;
 
     // Another audience, another issuer.
@@ -494,7 +863,12 @@ async fn forged_and_foreign_jwts_are_refused() {
     let mut h = Header::new(Algorithm::EdDSA);
     h.kid = Some("someone-else".into());
     let (_, der) = env.signing_key();
-    assert_refused(&env, &jsonwebtoken::encode(&h, &good_claims(&env), &EncodingKey::from_ed_der(&der)).unwrap(), "unknown kid").await;
+    assert_refused(
+        &env,
+        &jsonwebtoken::encode(&h, &good_claims(&env), &EncodingKey::from_ed_der(&der)).unwrap(),
+        "unknown kid",
+    )
+    .await;
 
     // A local-login subject in GitHub mode.
     let mut c = good_claims(&env);
@@ -509,8 +883,16 @@ async fn missing_scope_is_403_insufficient_scope() {
     c["scope"] = json!("other");
     let r = env.mcp("/mcp", Some(&sign(&env, &c))).await;
     assert_eq!(r.status(), 403);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains(r#"error="insufficient_scope""#));
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "insufficient_scope");
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="insufficient_scope""#)
+    );
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "insufficient_scope"
+    );
 }
 
 #[tokio::test]
@@ -521,13 +903,42 @@ async fn key_rotation_keeps_old_tokens_valid() {
     let new_kid = vaultmcp::auth::rotate_keys(env.dir.path()).unwrap();
     assert_ne!(old_kid, new_kid);
     env.restart().await;
-    let jwks: Value = env.browser.http.get(env.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks: Value = env
+        .browser
+        .http
+        .get(env.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, vec![new_kid.as_str(), old_kid.as_str()]);
-    assert_eq!(env.mcp("/mcp", t["access_token"].as_str()).await.status(), 200);
+    assert_eq!(
+        env.mcp("/mcp", t["access_token"].as_str()).await.status(),
+        200
+    );
     let (s, t2) = env.refresh(&c, t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(s, 200);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t2["access_token"].as_str().unwrap().split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                t2["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(header["kid"], new_kid.as_str());
 }
 
@@ -535,22 +946,41 @@ async fn key_rotation_keeps_old_tokens_valid() {
 
 #[tokio::test]
 async fn local_login_flow() {
-    let env = Env::start(Options { mode: AuthMode::LocalLogin, ..Options::default() }).await;
+    let env = Env::start(Options {
+        mode: AuthMode::LocalLogin,
+        ..Options::default()
+    })
+    .await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
     let page = env.browser.get(&env.authorize_url(&c, &pkce, &[])).await;
     assert!(page.body.contains("local"));
     let code = env.login(&c, &pkce).await;
-    assert!(env.gh.state.exchanged.lock().unwrap().is_empty(), "no GitHub involved");
+    assert!(
+        env.gh.state.exchanged.lock().unwrap().is_empty(),
+        "no GitHub involved"
+    );
     let (s, t) = env.exchange(&c, &code, &pkce.verifier).await;
     assert_eq!(s, 200);
-    let me: Value = env.mcp("/mcp", t["access_token"].as_str()).await.json().await.unwrap();
-    assert_eq!((me["sub"].as_str(), me["login"].as_str()), (Some("local"), Some("local")));
+    let me: Value = env
+        .mcp("/mcp", t["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["sub"].as_str(), me["login"].as_str()),
+        (Some("local"), Some("local"))
+    );
 }
 
 #[tokio::test]
 async fn no_auth_passes_everything() {
-    let env = Env::start(Options { mode: AuthMode::NoAuth, ..Options::default() }).await;
+    let env = Env::start(Options {
+        mode: AuthMode::NoAuth,
+        ..Options::default()
+    })
+    .await;
     let r = env.mcp("/mcp", None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"user": null}));
@@ -558,14 +988,26 @@ async fn no_auth_passes_everything() {
 
 #[tokio::test]
 async fn loopback_host_guard() {
-    let app = axum::Router::new().route("/x", axum::routing::get(|| async { "ok" })).layer(axum::middleware::from_fn(vaultmcp::auth::require_loopback_host));
+    let app = axum::Router::new()
+        .route("/x", axum::routing::get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn(
+            vaultmcp::auth::require_loopback_host,
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let http = reqwest::Client::new();
     let status = |host: &'static str| {
         let http = http.clone();
-        async move { http.get(format!("http://{addr}/x")).header("host", host).send().await.unwrap().status().as_u16() }
+        async move {
+            http.get(format!("http://{addr}/x"))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(status("localhost:8787").await, 200);
     assert_eq!(status("127.0.0.1:8787").await, 200);
@@ -580,7 +1022,14 @@ async fn registration_is_rate_limited() {
     let env = Env::start(Options::default()).await;
     let mut statuses = HashMap::new();
     for _ in 0..25 {
-        let r = env.browser.http.post(env.url("/register")).json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).send().await.unwrap();
+        let r = env
+            .browser
+            .http
+            .post(env.url("/register"))
+            .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
         *statuses.entry(r.status().as_u16()).or_insert(0) += 1;
     }
     assert_eq!(statuses.get(&201), Some(&20));
@@ -594,16 +1043,30 @@ async fn cimd_server(doc: impl Fn(&str) -> Value + Send + Sync + 'static) -> Str
     let base = format!("http://{}", listener.local_addr().unwrap());
     let id = format!("{base}/client.json");
     let body = doc(&id);
-    let app = axum::Router::new().route("/client.json", axum::routing::get(move || async move { axum::Json(body) }));
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || async move { axum::Json(body) }),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     id
 }
 
 #[tokio::test]
 async fn client_id_metadata_document() {
-    let env = Env::start(Options { cimd_allow_private: true, ..Options::default() }).await;
-    let id = cimd_server(|id| json!({"client_id": id, "client_name": "CIMD App", "redirect_uris": [REDIRECT]})).await;
-    let c = support::Client { client_id: id.clone(), client_secret: None, redirect_uri: REDIRECT.into() };
+    let env = Env::start(Options {
+        cimd_allow_private: true,
+        ..Options::default()
+    })
+    .await;
+    let id = cimd_server(
+        |id| json!({"client_id": id, "client_name": "CIMD App", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
+    let c = support::Client {
+        client_id: id.clone(),
+        client_secret: None,
+        redirect_uri: REDIRECT.into(),
+    };
     let pkce = Pkce::new();
     let page = env.browser.get(&env.authorize_url(&c, &pkce, &[])).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -613,10 +1076,20 @@ async fn client_id_metadata_document() {
     assert_eq!(s, 200, "{t}");
 
     // A document claiming another client_id is refused.
-    let liar = cimd_server(|_| json!({"client_id": "https://someone.else/c.json", "redirect_uris": [REDIRECT]})).await;
-    let c = support::Client { client_id: liar, client_secret: None, redirect_uri: REDIRECT.into() };
+    let liar = cimd_server(
+        |_| json!({"client_id": "https://someone.else/c.json", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
+    let c = support::Client {
+        client_id: liar,
+        client_secret: None,
+        redirect_uri: REDIRECT.into(),
+    };
     let r = env.browser.get(&env.authorize_url(&c, &pkce, &[])).await;
-    assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (400, "invalid_client"));
+    assert_eq!(
+        (r.status.as_u16(), page_error(&r.body).as_str()),
+        (400, "invalid_client")
+    );
 }
 
 #[tokio::test]
@@ -625,11 +1098,30 @@ async fn cimd_ssrf_guard_refuses_loopback() {
     let id = cimd_server(|id| json!({"client_id": id, "redirect_uris": [REDIRECT]})).await;
     // Plain http is refused outright; an https URL on loopback is refused by the address check.
     for client_id in [id.clone(), id.replace("http://", "https://")] {
-        let c = support::Client { client_id, client_secret: None, redirect_uri: REDIRECT.into() };
-        let r = env.browser.get(&env.authorize_url(&c, &Pkce::new(), &[])).await;
-        assert_eq!((r.status.as_u16(), page_error(&r.body).as_str()), (400, "invalid_client"), "{}", r.body);
+        let c = support::Client {
+            client_id,
+            client_secret: None,
+            redirect_uri: REDIRECT.into(),
+        };
+        let r = env
+            .browser
+            .get(&env.authorize_url(&c, &Pkce::new(), &[]))
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), page_error(&r.body).as_str()),
+            (400, "invalid_client"),
+            "{}",
+            r.body
+        );
     }
-    let c = support::Client { client_id: "https://localhost/client.json".into(), client_secret: None, redirect_uri: REDIRECT.into() };
-    let r = env.browser.get(&env.authorize_url(&c, &Pkce::new(), &[])).await;
+    let c = support::Client {
+        client_id: "https://localhost/client.json".into(),
+        client_secret: None,
+        redirect_uri: REDIRECT.into(),
+    };
+    let r = env
+        .browser
+        .get(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
     assert!(r.body.contains("private or loopback"), "{}", r.body);
 }

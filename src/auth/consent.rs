@@ -77,10 +77,22 @@ pub fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
 }
 
 /// A redirect to the client with the response parameters plus `state` and `iss` (RFC 9207).
-pub fn redirect_to_client(auth: &Auth, redirect_uri: &str, state: Option<&str>, params: &[(&str, &str)], status: StatusCode) -> Response {
+pub fn redirect_to_client(
+    auth: &Auth,
+    redirect_uri: &str,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+    status: StatusCode,
+) -> Response {
     let mut url = match Url::parse(redirect_uri) {
         Ok(u) => u,
-        Err(_) => return PageError::bad_request("invalid_request", "The app's redirect address is not valid.").into_response(),
+        Err(_) => {
+            return PageError::bad_request(
+                "invalid_request",
+                "The app's redirect address is not valid.",
+            )
+            .into_response();
+        }
     };
     {
         let mut q = url.query_pairs_mut();
@@ -100,45 +112,113 @@ pub fn redirect_to_client(auth: &Auth, redirect_uri: &str, state: Option<&str>, 
     resp
 }
 
-fn error_redirect(auth: &Auth, redirect_uri: &str, state: Option<&str>, error: &str, description: &str, status: StatusCode) -> Refusal {
-    Refusal::Redirect(redirect_to_client(auth, redirect_uri, state, &[("error", error), ("error_description", description)], status))
+fn error_redirect(
+    auth: &Auth,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+    status: StatusCode,
+) -> Refusal {
+    Refusal::Redirect(redirect_to_client(
+        auth,
+        redirect_uri,
+        state,
+        &[("error", error), ("error_description", description)],
+        status,
+    ))
 }
 
 /// Validates authorization-request parameters (the same for GET and the POST's hidden fields).
-pub async fn validate(auth: &Auth, p: &HashMap<String, String>, redirect_status: StatusCode) -> Result<(Client, AuthzRequest), Refusal> {
+pub async fn validate(
+    auth: &Auth,
+    p: &HashMap<String, String>,
+    redirect_status: StatusCode,
+) -> Result<(Client, AuthzRequest), Refusal> {
     let client_id = p.get("client_id").map(String::as_str).unwrap_or_default();
-    let client = find_client(auth, client_id).await.map_err(|m| PageError::bad_request("invalid_client", m))?;
+    let client = find_client(auth, client_id)
+        .await
+        .map_err(|m| PageError::bad_request("invalid_client", m))?;
     let redirect_uri = match p.get("redirect_uri") {
         Some(r) => {
             validate_redirect_uri(r).map_err(|m| PageError::bad_request("invalid_request", m))?;
-            client
-                .matching_redirect(r)
-                .ok_or_else(|| PageError::bad_request("invalid_request", "The redirect address does not match any the app registered."))?;
+            client.matching_redirect(r).ok_or_else(|| {
+                PageError::bad_request(
+                    "invalid_request",
+                    "The redirect address does not match any the app registered.",
+                )
+            })?;
             r.clone()
         }
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return Err(PageError::bad_request("invalid_request", "The request has no redirect_uri.").into()),
+        None => {
+            return Err(PageError::bad_request(
+                "invalid_request",
+                "The request has no redirect_uri.",
+            )
+            .into());
+        }
     };
     // From here on the redirect URI is trusted: errors go back to the client.
     let state = p.get("state").cloned().filter(|s| !s.is_empty());
-    let fail = |error: &str, description: &str| error_redirect(auth, &redirect_uri, state.as_deref(), error, description, redirect_status);
+    let fail = |error: &str, description: &str| {
+        error_redirect(
+            auth,
+            &redirect_uri,
+            state.as_deref(),
+            error,
+            description,
+            redirect_status,
+        )
+    };
     if p.get("response_type").map(String::as_str) != Some("code") {
-        return Err(fail("unsupported_response_type", "response_type must be code"));
+        return Err(fail(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
     }
     match p.get("code_challenge_method").map(String::as_str) {
         Some("S256") => {}
-        Some("plain") => return Err(fail("invalid_request", "PKCE method plain is not allowed; use S256")),
-        None => return Err(fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256")),
-        Some(_) => return Err(fail("invalid_request", "code_challenge_method must be S256")),
+        Some("plain") => {
+            return Err(fail(
+                "invalid_request",
+                "PKCE method plain is not allowed; use S256",
+            ));
+        }
+        None => {
+            return Err(fail(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ));
+        }
+        Some(_) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method must be S256",
+            ));
+        }
     }
     let code_challenge = p.get("code_challenge").cloned().unwrap_or_default();
-    if code_challenge.len() != 43 || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(fail("invalid_request", "code_challenge must be the base64url SHA-256 of the verifier (43 characters)"));
+    if code_challenge.len() != 43
+        || !code_challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(fail(
+            "invalid_request",
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+        ));
     }
     let Some(resource) = auth.check_resource(p.get("resource").map(String::as_str)) else {
-        return Err(fail("invalid_target", "resource must be this server's MCP URL"));
+        return Err(fail(
+            "invalid_target",
+            "resource must be this server's MCP URL",
+        ));
     };
-    let scope = match p.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>()) {
+    let scope = match p
+        .get("scope")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>())
+    {
         None => SCOPE.to_owned(),
         Some(s) if s.is_empty() || s.contains(&SCOPE) => SCOPE.to_owned(),
         Some(_) => return Err(fail("invalid_scope", "the only scope is notes:read")),
@@ -146,14 +226,38 @@ pub async fn validate(auth: &Auth, p: &HashMap<String, String>, redirect_status:
     if state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Err(fail("invalid_request", "state is too long"));
     }
-    Ok((client.clone(), AuthzRequest { client_id: client.client_id, redirect_uri, state, code_challenge, resource, scope }))
+    Ok((
+        client.clone(),
+        AuthzRequest {
+            client_id: client.client_id,
+            redirect_uri,
+            state,
+            code_challenge,
+            resource,
+            scope,
+        },
+    ))
 }
 
 /// `GET /authorize`.
-pub async fn authorize_get(State(auth): State<Auth>, connect: super::ratelimit::Peer, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let ip = client_ip(&headers, connect.as_ref().map(|e| &e.0), auth.settings().trust_forwarded_for);
+pub async fn authorize_get(
+    State(auth): State<Auth>,
+    connect: super::ratelimit::Peer,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let ip = client_ip(
+        &headers,
+        connect.as_ref().map(|e| &e.0),
+        auth.settings().trust_forwarded_for,
+    );
     if !auth.inner.limiter.allow(Endpoint::Authorize, ip) {
-        return PageError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", "Too many sign-in attempts from this address. Wait a minute and try again.").into_response();
+        return PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "Too many sign-in attempts from this address. Wait a minute and try again.",
+        )
+        .into_response();
     }
     let params = match parse_params(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
@@ -164,7 +268,9 @@ pub async fn authorize_get(State(auth): State<Auth>, connect: super::ratelimit::
         Err(r) => return r.into_response(),
     };
     // Reuse the cookie's token when there is one, so two open consent tabs both work.
-    let csrf = read_cookie(&headers, &cookie_name(&auth, CSRF_COOKIE)).filter(|t| t.len() == 43).unwrap_or_else(random_token);
+    let csrf = read_cookie(&headers, &cookie_name(&auth, CSRF_COOKIE))
+        .filter(|t| t.len() == 43)
+        .unwrap_or_else(random_token);
     let mut resp = Html(consent_page(&auth, &client, &req, &csrf)).into_response();
     page_headers(resp.headers_mut());
     set_cookie(&auth, resp.headers_mut(), CSRF_COOKIE, &csrf, 1800);
@@ -172,10 +278,24 @@ pub async fn authorize_get(State(auth): State<Auth>, connect: super::ratelimit::
 }
 
 /// `POST /authorize`: the person's decision.
-pub async fn authorize_post(State(auth): State<Auth>, connect: super::ratelimit::Peer, headers: HeaderMap, body: Bytes) -> Response {
-    let ip = client_ip(&headers, connect.as_ref().map(|e| &e.0), auth.settings().trust_forwarded_for);
+pub async fn authorize_post(
+    State(auth): State<Auth>,
+    connect: super::ratelimit::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ip = client_ip(
+        &headers,
+        connect.as_ref().map(|e| &e.0),
+        auth.settings().trust_forwarded_for,
+    );
     if !auth.inner.limiter.allow(Endpoint::Authorize, ip) {
-        return PageError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", "Too many sign-in attempts from this address. Wait a minute and try again.").into_response();
+        return PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "Too many sign-in attempts from this address. Wait a minute and try again.",
+        )
+        .into_response();
     }
     let params = match parse_params(&body) {
         Ok(p) => p,
@@ -199,18 +319,38 @@ pub async fn authorize_post(State(auth): State<Auth>, connect: super::ratelimit:
         Some("approve") => {}
         Some("deny") => {
             tracing::info!(client_id = %client.client_id, "consent denied");
-            return redirect_to_client(&auth, &req.redirect_uri, req.state.as_deref(), &[("error", "access_denied"), ("error_description", "the user denied access")], StatusCode::SEE_OTHER);
+            return redirect_to_client(
+                &auth,
+                &req.redirect_uri,
+                req.state.as_deref(),
+                &[
+                    ("error", "access_denied"),
+                    ("error_description", "the user denied access"),
+                ],
+                StatusCode::SEE_OTHER,
+            );
         }
-        _ => return PageError::bad_request("invalid_request", "The form has no decision.").into_response(),
+        _ => {
+            return PageError::bad_request("invalid_request", "The form has no decision.")
+                .into_response();
+        }
     }
     match auth.mode() {
-        AuthMode::GitHub => super::github::start(&auth, &req).await.unwrap_or_else(IntoResponse::into_response),
+        AuthMode::GitHub => super::github::start(&auth, &req)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         AuthMode::LocalLogin | AuthMode::NoAuth => {
             let who = Identity::local();
             match issue_code(&auth, &req, &who).await {
                 Ok(code) => {
                     tracing::info!(client_id = %client.client_id, sub = %who.sub, "authorized (local login)");
-                    redirect_to_client(&auth, &req.redirect_uri, req.state.as_deref(), &[("code", &code)], StatusCode::SEE_OTHER)
+                    redirect_to_client(
+                        &auth,
+                        &req.redirect_uri,
+                        req.state.as_deref(),
+                        &[("code", &code)],
+                        StatusCode::SEE_OTHER,
+                    )
                 }
                 Err(e) => PageError::from(e).into_response(),
             }
@@ -219,24 +359,44 @@ pub async fn authorize_post(State(auth): State<Auth>, connect: super::ratelimit:
 }
 
 fn consent_page(auth: &Auth, client: &Client, req: &AuthzRequest, csrf: &str) -> String {
-    let redirect_host = Url::parse(&req.redirect_uri).ok().map(|u| match (u.host_str(), u.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        _ => req.redirect_uri.clone(),
-    });
+    let redirect_host =
+        Url::parse(&req.redirect_uri)
+            .ok()
+            .map(|u| match (u.host_str(), u.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_owned(),
+                _ => req.redirect_uri.clone(),
+            });
     let redirect_host = redirect_host.unwrap_or_default();
     let name = client.display_name();
     let id_line = if name != client.client_id {
-        format!("<p class=\"muted\">Client id: <code>{}</code>{}</p>", escape_html(&client.client_id), if client.metadata_document { " (metadata document)" } else { "" })
+        format!(
+            "<p class=\"muted\">Client id: <code>{}</code>{}</p>",
+            escape_html(&client.client_id),
+            if client.metadata_document {
+                " (metadata document)"
+            } else {
+                ""
+            }
+        )
     } else {
         String::new()
     };
     let next = match auth.mode() {
-        AuthMode::GitHub => "After you approve, GitHub asks you to sign in; only allow-listed accounts get in.",
-        _ => "This server runs in local sign-in mode: approving signs you in as <code>local</code>.",
+        AuthMode::GitHub => {
+            "After you approve, GitHub asks you to sign in; only allow-listed accounts get in."
+        }
+        _ => {
+            "This server runs in local sign-in mode: approving signs you in as <code>local</code>."
+        }
     };
     let mut hidden = String::new();
-    let mut field = |k: &str, v: &str| hidden.push_str(&format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n", escape_html(v)));
+    let mut field = |k: &str, v: &str| {
+        hidden.push_str(&format!(
+            "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
+            escape_html(v)
+        ))
+    };
     field("client_id", &req.client_id);
     field("redirect_uri", &req.redirect_uri);
     field("response_type", "code");
@@ -267,13 +427,24 @@ fn consent_page(auth: &Auth, client: &Client, req: &AuthzRequest, csrf: &str) ->
 
 /// The cookie's name: `__Host-` prefixed when the public URL is https.
 pub fn cookie_name(auth: &Auth, name: &str) -> String {
-    if auth.settings().public_url.scheme() == "https" { format!("__Host-{name}") } else { name.to_owned() }
+    if auth.settings().public_url.scheme() == "https" {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Appends a `Set-Cookie` (HttpOnly, SameSite=Lax, Path=/, Secure on https).
 pub fn set_cookie(auth: &Auth, h: &mut HeaderMap, name: &str, value: &str, max_age: i64) {
-    let secure = if auth.settings().public_url.scheme() == "https" { "; Secure" } else { "" };
-    let c = format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", cookie_name(auth, name));
+    let secure = if auth.settings().public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let c = format!(
+        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(auth, name)
+    );
     if let Ok(v) = HeaderValue::from_str(&c) {
         h.append(header::SET_COOKIE, v);
     }
@@ -303,7 +474,10 @@ mod tests {
     #[test]
     fn cookies_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "x=1; vaultmcp_csrf=abc; y=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "x=1; vaultmcp_csrf=abc; y=2".parse().unwrap(),
+        );
         assert_eq!(read_cookie(&h, "vaultmcp_csrf").as_deref(), Some("abc"));
         assert_eq!(read_cookie(&h, "z"), None);
     }

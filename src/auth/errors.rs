@@ -18,8 +18,16 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, error, description: description.into() }
+    pub fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> OAuthError {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", d)
@@ -46,24 +54,40 @@ impl OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", d)
     }
     pub fn rate_limited() -> OAuthError {
-        OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", "too many requests from this address, try again later")
+        OAuthError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many requests from this address, try again later",
+        )
     }
     /// A failure on our side; the details go to the log, not to the client.
     pub fn server_error(err: impl std::fmt::Display) -> OAuthError {
         tracing::error!(error = %err, "auth: internal error");
-        OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, axum::Json(json!({"error": self.error, "error_description": self.description}))).into_response();
+        let mut resp = (
+            self.status,
+            axum::Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response();
         no_store(resp.headers_mut());
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"vaultmcp\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"vaultmcp\""),
+            );
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
         }
         resp
     }
@@ -92,7 +116,11 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> PageError {
-        PageError { status, error, message: message.into() }
+        PageError {
+            status,
+            error,
+            message: message.into(),
+        }
     }
     pub fn bad_request(error: &'static str, message: impl Into<String>) -> PageError {
         PageError::new(StatusCode::BAD_REQUEST, error, message)
@@ -102,7 +130,11 @@ impl PageError {
 impl From<anyhow::Error> for PageError {
     fn from(e: anyhow::Error) -> PageError {
         tracing::error!(error = %format!("{e:#}"), "auth: internal error");
-        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Something went wrong on the server. Please try again.")
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Something went wrong on the server. Please try again.",
+        )
     }
 }
 
@@ -131,7 +163,10 @@ pub fn page_headers(h: &mut axum::http::HeaderMap) {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http://localhost:* http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// Escapes text for HTML element content and double-quoted attribute values.
@@ -156,6 +191,9 @@ mod tests {
 
     #[test]
     fn escapes_everything_dangerous() {
-        assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

@@ -13,7 +13,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oauth2::basic::BasicClient;
-use oauth2::{AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, TokenResponse, TokenUrl,
+};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 
@@ -32,7 +35,9 @@ pub fn is_allowed(gh: &GitHubConfig, id: u64, login: &str) -> bool {
     if !gh.allowed_ids.is_empty() {
         return gh.allowed_ids.contains(&id);
     }
-    gh.allowed_logins.iter().any(|l| l.eq_ignore_ascii_case(login))
+    gh.allowed_logins
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(login))
 }
 
 fn endpoint(base: &url::Url, path: &str) -> String {
@@ -58,12 +63,24 @@ type GitHubClient = oauth2::Client<
 
 fn oauth_client(auth: &Auth) -> anyhow::Result<GitHubClient> {
     let gh = &auth.settings().github;
-    let id = gh.client_id.clone().ok_or_else(|| anyhow::anyhow!("GITHUB_CLIENT_ID is not set"))?;
-    let secret = gh.client_secret.clone().ok_or_else(|| anyhow::anyhow!("GITHUB_CLIENT_SECRET is not set"))?;
+    let id = gh
+        .client_id
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("GITHUB_CLIENT_ID is not set"))?;
+    let secret = gh
+        .client_secret
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("GITHUB_CLIENT_SECRET is not set"))?;
     Ok(BasicClient::new(ClientId::new(id))
         .set_client_secret(ClientSecret::new(secret))
-        .set_auth_uri(AuthUrl::new(endpoint(&gh.web_url, "login/oauth/authorize"))?)
-        .set_token_uri(TokenUrl::new(endpoint(&gh.web_url, "login/oauth/access_token"))?)
+        .set_auth_uri(AuthUrl::new(endpoint(
+            &gh.web_url,
+            "login/oauth/authorize",
+        ))?)
+        .set_token_uri(TokenUrl::new(endpoint(
+            &gh.web_url,
+            "login/oauth/access_token",
+        ))?)
         .set_redirect_uri(RedirectUrl::new(callback_url(auth))?)
         .set_auth_type(AuthType::RequestBody))
 }
@@ -74,7 +91,11 @@ pub async fn start(auth: &Auth, req: &AuthzRequest) -> Result<Response, PageErro
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = random_token();
     let browser = random_token();
-    let (url, _) = client.authorize_url(|| CsrfToken::new(state.clone())).set_pkce_challenge(challenge).add_extra_param("allow_signup", "false").url();
+    let (url, _) = client
+        .authorize_url(|| CsrfToken::new(state.clone()))
+        .set_pkce_challenge(challenge)
+        .add_extra_param("allow_signup", "false")
+        .url();
     let (state_hash, browser_hash) = (sha256_hex(&state), sha256_hex(&browser));
     let request = serde_json::to_string(req).map_err(anyhow::Error::from)?;
     let verifier = verifier.secret().clone();
@@ -90,9 +111,18 @@ pub async fn start(auth: &Auth, req: &AuthzRequest) -> Result<Response, PageErro
         })
         .await?;
     let mut resp = StatusCode::SEE_OTHER.into_response();
-    resp.headers_mut().insert(header::LOCATION, HeaderValue::from_str(url.as_str()).map_err(anyhow::Error::from)?);
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(url.as_str()).map_err(anyhow::Error::from)?,
+    );
     super::errors::no_store(resp.headers_mut());
-    set_cookie(auth, resp.headers_mut(), LOGIN_COOKIE, &browser, PENDING_LOGIN_TTL_SECS);
+    set_cookie(
+        auth,
+        resp.headers_mut(),
+        LOGIN_COOKIE,
+        &browser,
+        PENDING_LOGIN_TTL_SECS,
+    );
     Ok(resp)
 }
 
@@ -103,13 +133,18 @@ struct GitHubUser {
 }
 
 /// `GET /oauth/github/callback`.
-pub async fn callback(State(auth): State<Auth>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn callback(
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let params = match parse_params(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(m) => return PageError::bad_request("invalid_request", m).into_response(),
     };
     let Some(state) = params.get("state").cloned() else {
-        return PageError::bad_request("invalid_request", "GitHub's answer has no state.").into_response();
+        return PageError::bad_request("invalid_request", "GitHub's answer has no state.")
+            .into_response();
     };
     let state_hash = sha256_hex(&state);
     let pending = auth
@@ -131,46 +166,82 @@ pub async fn callback(State(auth): State<Auth>, headers: HeaderMap, RawQuery(q):
         Ok(None) => return PageError::bad_request("invalid_request", "This sign-in link is unknown, expired or was already used. Start the connection again from the app.").into_response(),
         Err(e) => return PageError::from(e).into_response(),
     };
-    let cookie = read_cookie(&headers, &super::consent::cookie_name(&auth, LOGIN_COOKIE)).unwrap_or_default();
+    let cookie = read_cookie(&headers, &super::consent::cookie_name(&auth, LOGIN_COOKIE))
+        .unwrap_or_default();
     if !ct_eq(&sha256_hex(&cookie), &browser_hash) {
-        tracing::warn!("GitHub callback refused: it arrived in a browser other than the one that approved");
-        return PageError::bad_request("invalid_request", "This sign-in was started in another browser. Start the connection again from the app.").into_response();
+        tracing::warn!(
+            "GitHub callback refused: it arrived in a browser other than the one that approved"
+        );
+        return PageError::bad_request(
+            "invalid_request",
+            "This sign-in was started in another browser. Start the connection again from the app.",
+        )
+        .into_response();
     }
     if expires_at < now() {
-        return PageError::bad_request("invalid_request", "This sign-in took too long. Start the connection again from the app.").into_response();
+        return PageError::bad_request(
+            "invalid_request",
+            "This sign-in took too long. Start the connection again from the app.",
+        )
+        .into_response();
     }
     let req: AuthzRequest = match serde_json::from_str(&request) {
         Ok(r) => r,
         Err(e) => return PageError::from(anyhow::Error::from(e)).into_response(),
     };
     let back = |params: &[(&str, &str)]| {
-        let mut r = redirect_to_client(&auth, &req.redirect_uri, req.state.as_deref(), params, StatusCode::FOUND);
+        let mut r = redirect_to_client(
+            &auth,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            params,
+            StatusCode::FOUND,
+        );
         set_cookie(&auth, r.headers_mut(), LOGIN_COOKIE, "", 0);
         r
     };
     if let Some(err) = params.get("error") {
         tracing::info!(client_id = %req.client_id, github_error = %err, "GitHub sign-in cancelled");
-        return back(&[("error", "access_denied"), ("error_description", "GitHub sign-in was cancelled")]);
+        return back(&[
+            ("error", "access_denied"),
+            ("error_description", "GitHub sign-in was cancelled"),
+        ]);
     }
     let Some(code) = params.get("code") else {
-        return back(&[("error", "server_error"), ("error_description", "GitHub sent no code")]);
+        return back(&[
+            ("error", "server_error"),
+            ("error_description", "GitHub sent no code"),
+        ]);
     };
     let user = match github_identity(&auth, code, verifier).await {
         Ok(u) => u,
         Err(e) => {
             tracing::warn!(client_id = %req.client_id, error = %e, "GitHub sign-in failed");
-            return back(&[("error", "server_error"), ("error_description", &format!("GitHub sign-in failed: {e}"))]);
+            return back(&[
+                ("error", "server_error"),
+                ("error_description", &format!("GitHub sign-in failed: {e}")),
+            ]);
         }
     };
     let gh = &auth.settings().github;
     if !is_allowed(gh, user.id, &user.login) {
         tracing::warn!(audit = true, github_login = %user.login, github_id = user.id, client_id = %req.client_id, "sign-in refused: GitHub account not on the allow-list");
-        return back(&[("error", "access_denied"), ("error_description", "this GitHub account may not use this server")]);
+        return back(&[
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "this GitHub account may not use this server",
+            ),
+        ]);
     }
     if gh.allowed_ids.is_empty() {
         tracing::info!(github_login = %user.login, github_id = user.id, "allowed by login; pin this account with GITHUB_ALLOWED_ID={}", user.id);
     }
-    let who = Identity { sub: format!("github:{}", user.id), login: user.login.clone(), github_id: Some(user.id) };
+    let who = Identity {
+        sub: format!("github:{}", user.id),
+        login: user.login.clone(),
+        github_id: Some(user.id),
+    };
     match issue_code(&auth, &req, &who).await {
         Ok(code) => {
             tracing::info!(audit = true, sub = %who.sub, login = %who.login, client_id = %req.client_id, "authorized");
@@ -189,12 +260,19 @@ async fn github_identity(auth: &Auth, code: &str, verifier: String) -> Result<Gi
         .request_async(&auth.inner.http)
         .await
         .map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => format!("GitHub refused the code ({})", r.error()),
+            RequestTokenError::ServerResponse(r) => {
+                format!("GitHub refused the code ({})", r.error())
+            }
             // GitHub answers errors with HTTP 200 and {"error": ...}, which fails to parse as a token.
-            RequestTokenError::Parse(_, body) => match serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned)) {
-                Some(err) => format!("GitHub refused the code ({err})"),
-                None => "GitHub's token answer was not understood".to_owned(),
-            },
+            RequestTokenError::Parse(_, body) => {
+                match serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                {
+                    Some(err) => format!("GitHub refused the code ({err})"),
+                    None => "GitHub's token answer was not understood".to_owned(),
+                }
+            }
             RequestTokenError::Request(e) => format!("cannot reach GitHub ({e})"),
             RequestTokenError::Other(m) => format!("GitHub token exchange failed ({m})"),
         })?;
@@ -209,9 +287,14 @@ async fn github_identity(auth: &Auth, code: &str, verifier: String) -> Result<Gi
         .await
         .map_err(|e| format!("cannot reach the GitHub API ({e})"))?;
     if !resp.status().is_success() {
-        return Err(format!("the GitHub API answered HTTP {} to /user", resp.status().as_u16()));
+        return Err(format!(
+            "the GitHub API answered HTTP {} to /user",
+            resp.status().as_u16()
+        ));
     }
-    resp.json::<GitHubUser>().await.map_err(|_| "the GitHub API's /user answer was not understood".to_owned())
+    resp.json::<GitHubUser>()
+        .await
+        .map_err(|_| "the GitHub API's /user answer was not understood".to_owned())
 }
 
 #[cfg(test)]

@@ -48,14 +48,20 @@ fn jwk(kid: &str, raw: &[u8; 32]) -> Value {
 
 /// RFC 7638 thumbprint of an Ed25519 public key.
 fn thumbprint(raw: &[u8; 32]) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(raw));
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(raw)
+    );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// Loads the keys, creating the first one when there is none. Retired keys older than
 /// `retired_grace_secs` (the longest access-token lifetime plus leeway) are deleted.
 pub fn load_or_create(conn: &mut Connection, retired_grace_secs: i64) -> anyhow::Result<KeyRing> {
-    conn.execute("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?1", params![now() - retired_grace_secs])?;
+    conn.execute(
+        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?1",
+        params![now() - retired_grace_secs],
+    )?;
     let active: Option<String> = conn
         .query_row("SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1", [], |r| r.get(0))
         .optional()?;
@@ -67,20 +73,43 @@ pub fn load_or_create(conn: &mut Connection, retired_grace_secs: i64) -> anyhow:
 
 fn load(conn: &Connection) -> anyhow::Result<KeyRing> {
     let mut stmt = conn.prepare("SELECT kid, private_pkcs8, public_raw, retired_at FROM signing_keys ORDER BY created_at DESC")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Option<i64>>(3)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    })?;
     let mut public = HashMap::new();
     let mut active = None;
     for row in rows {
         let (kid, private, public_raw, retired_at) = row?;
-        let raw: [u8; 32] = public_raw.as_slice().try_into().map_err(|_| anyhow::anyhow!("signing key {kid} has a malformed public key"))?;
+        let raw: [u8; 32] = public_raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("signing key {kid} has a malformed public key"))?;
         if retired_at.is_none() && active.is_none() {
             active = Some((kid.clone(), EncodingKey::from_ed_der(&private)));
         }
         let decoding = DecodingKey::from_ed_der(&raw);
-        public.insert(kid.clone(), PublicKey { kid, raw, retired_at, decoding });
+        public.insert(
+            kid.clone(),
+            PublicKey {
+                kid,
+                raw,
+                retired_at,
+                decoding,
+            },
+        );
     }
-    let (active_kid, encoding) = active.ok_or_else(|| anyhow::anyhow!("the auth store has no active signing key"))?;
-    Ok(KeyRing { active_kid, encoding, public })
+    let (active_kid, encoding) =
+        active.ok_or_else(|| anyhow::anyhow!("the auth store has no active signing key"))?;
+    Ok(KeyRing {
+        active_kid,
+        encoding,
+        public,
+    })
 }
 
 /// Creates a new active key, returning its kid.
@@ -88,7 +117,9 @@ fn create(conn: &Connection) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     rand::fill(&mut seed);
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let der = key.to_pkcs8_der().map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
     let raw = key.verifying_key().to_bytes();
     let kid = thumbprint(&raw);
     conn.execute(
@@ -101,7 +132,10 @@ fn create(conn: &Connection) -> anyhow::Result<String> {
 /// Retires the active key and creates a new one; returns the new kid.
 pub fn rotate(conn: &mut Connection) -> anyhow::Result<String> {
     let tx = conn.transaction()?;
-    tx.execute("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL", params![now()])?;
+    tx.execute(
+        "UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL",
+        params![now()],
+    )?;
     let kid = create(&tx)?;
     tx.commit()?;
     Ok(kid)
@@ -129,7 +163,11 @@ mod tests {
         assert_eq!(jwks["keys"][0]["kid"], second.as_str());
         assert_eq!(jwks["keys"][1]["kid"], first.as_str());
         // Once its tokens can no longer be valid, the retired key goes.
-        conn.execute("UPDATE signing_keys SET retired_at = retired_at - 7200 WHERE kid = ?1", [&first]).unwrap();
+        conn.execute(
+            "UPDATE signing_keys SET retired_at = retired_at - 7200 WHERE kid = ?1",
+            [&first],
+        )
+        .unwrap();
         let ring = load_or_create(&mut conn, 3600).unwrap();
         assert_eq!(ring.public.len(), 1);
     }

@@ -46,12 +46,18 @@ pub fn authorization_server_document(auth: &Auth) -> Value {
 
 fn cached(v: Value) -> Response {
     let mut r = Json(v).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     r
 }
 
 pub async fn protected_resource_mcp(State(auth): State<Auth>) -> Response {
-    cached(protected_resource_document(&auth, &format!("{}/mcp", auth.issuer())))
+    cached(protected_resource_document(
+        &auth,
+        &format!("{}/mcp", auth.issuer()),
+    ))
 }
 
 pub async fn protected_resource_root(State(auth): State<Auth>) -> Response {
@@ -66,8 +72,16 @@ pub async fn jwks(State(auth): State<Auth>) -> Response {
     if let Err(e) = auth.refresh_keys(std::time::Duration::from_secs(60)).await {
         tracing::warn!(error = %format!("{e:#}"), "cannot reload signing keys");
     }
-    let doc = auth.inner.keys.read().unwrap_or_else(|p| p.into_inner()).jwks();
+    let doc = auth
+        .inner
+        .keys
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .jwks();
     let mut r = Json(doc).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     r
 }

@@ -128,7 +128,11 @@ impl Auth {
     /// Opens (creating and migrating) `<data_dir>/auth.sqlite3` and loads or creates the
     /// signing key.
     pub async fn open(settings: AuthSettings) -> anyhow::Result<Auth> {
-        let base = settings.public_url.as_str().trim_end_matches('/').to_owned();
+        let base = settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
         let data_dir = settings.data_dir.clone();
         let grace = key_grace_secs(&settings);
         let (store, ring, revoked) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -137,11 +141,19 @@ impl Auth {
             let ring = keys::load_or_create(&mut conn, grace)?;
             let now = store::now();
             conn.execute("DELETE FROM revoked_jti WHERE expires_at < ?1", [now])?;
-            conn.execute("DELETE FROM clients WHERE last_used_at < ?1", [now - CLIENT_IDLE_SECS])?;
-            conn.execute("DELETE FROM codes WHERE expires_at_ms < ?1", [store::now_ms() - 3_600_000])?;
+            conn.execute(
+                "DELETE FROM clients WHERE last_used_at < ?1",
+                [now - CLIENT_IDLE_SECS],
+            )?;
+            conn.execute(
+                "DELETE FROM codes WHERE expires_at_ms < ?1",
+                [store::now_ms() - 3_600_000],
+            )?;
             conn.execute("DELETE FROM pending_logins WHERE expires_at < ?1", [now])?;
             let mut stmt = conn.prepare("SELECT jti, expires_at FROM revoked_jti")?;
-            let revoked = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<HashMap<_, _>, _>>()?;
+            let revoked = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<HashMap<_, _>, _>>()?;
             Ok((store, ring, revoked))
         })
         .await
@@ -174,19 +186,38 @@ impl Auth {
         let cors = tower_http::cors::CorsLayer::new()
             .allow_origin(tower_http::cors::Any)
             .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-            .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION, "mcp-protocol-version".parse().expect("static header name")]);
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::AUTHORIZATION,
+                "mcp-protocol-version".parse().expect("static header name"),
+            ]);
         let api = Router::new()
-            .route("/.well-known/oauth-protected-resource", get(metadata::protected_resource_root))
-            .route("/.well-known/oauth-protected-resource/mcp", get(metadata::protected_resource_mcp))
-            .route("/.well-known/oauth-authorization-server", get(metadata::authorization_server))
-            .route("/.well-known/openid-configuration", get(metadata::authorization_server))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(metadata::protected_resource_root),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/mcp",
+                get(metadata::protected_resource_mcp),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(metadata::authorization_server),
+            )
+            .route(
+                "/.well-known/openid-configuration",
+                get(metadata::authorization_server),
+            )
             .route("/jwks.json", get(metadata::jwks))
             .route("/register", post(clients::register))
             .route("/token", post(tokens::token))
             .route("/revoke", post(tokens::revoke))
             .layer(cors);
         Router::new()
-            .route("/authorize", get(consent::authorize_get).post(consent::authorize_post))
+            .route(
+                "/authorize",
+                get(consent::authorize_get).post(consent::authorize_post),
+            )
             .route("/oauth/github/callback", get(github::callback))
             .merge(api)
             .with_state(self.clone())
@@ -226,14 +257,22 @@ impl Auth {
     /// by another process shows up this way).
     pub(crate) async fn refresh_keys(&self, max_age: Duration) -> anyhow::Result<()> {
         {
-            let mut loaded = self.inner.keys_loaded.lock().unwrap_or_else(|p| p.into_inner());
+            let mut loaded = self
+                .inner
+                .keys_loaded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if loaded.elapsed() < max_age {
                 return Ok(());
             }
             *loaded = Instant::now();
         }
         let grace = key_grace_secs(&self.inner.settings);
-        let ring = self.inner.store.call(move |conn| keys::load_or_create(conn, grace)).await?;
+        let ring = self
+            .inner
+            .store
+            .call(move |conn| keys::load_or_create(conn, grace))
+            .await?;
         *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
         Ok(())
     }
@@ -254,16 +293,32 @@ pub fn rotate_keys(data_dir: &Path) -> anyhow::Result<String> {
 
 /// Picks the auth mode at start-up, refusing unsafe combinations (see the contract).
 pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
-    let loopback = c.bind.ip().is_loopback() && c.public_url.host_str().is_some_and(is_loopback_host);
+    let loopback =
+        c.bind.ip().is_loopback() && c.public_url.host_str().is_some_and(is_loopback_host);
     let gh = &c.github;
     if c.no_auth || c.local_login {
-        let flag = if c.no_auth { "--no-auth" } else { "--local-login" };
+        let flag = if c.no_auth {
+            "--no-auth"
+        } else {
+            "--local-login"
+        };
         if !loopback {
-            bail!("{flag} only runs with a loopback --bind and --public-url (got {} and {}); use GitHub sign-in to serve anything else", c.bind, c.public_url);
+            bail!(
+                "{flag} only runs with a loopback --bind and --public-url (got {} and {}); use GitHub sign-in to serve anything else",
+                c.bind,
+                c.public_url
+            );
         }
-        return Ok(if c.no_auth { AuthMode::NoAuth } else { AuthMode::LocalLogin });
+        return Ok(if c.no_auth {
+            AuthMode::NoAuth
+        } else {
+            AuthMode::LocalLogin
+        });
     }
-    let any_github = gh.client_id.is_some() || gh.client_secret.is_some() || !gh.allowed_ids.is_empty() || !gh.allowed_logins.is_empty();
+    let any_github = gh.client_id.is_some()
+        || gh.client_secret.is_some()
+        || !gh.allowed_ids.is_empty()
+        || !gh.allowed_logins.is_empty();
     if !any_github {
         if loopback {
             tracing::info!(
@@ -286,7 +341,9 @@ pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
         bail!("GITHUB_CLIENT_SECRET is not set (the GitHub OAuth App's client secret)");
     }
     if gh.allowed_ids.is_empty() && gh.allowed_logins.is_empty() {
-        bail!("no allow-list: set GITHUB_ALLOWED_ID (numeric GitHub user ids) or GITHUB_ALLOWED_LOGIN so that not every GitHub user can read the vault");
+        bail!(
+            "no allow-list: set GITHUB_ALLOWED_ID (numeric GitHub user ids) or GITHUB_ALLOWED_LOGIN so that not every GitHub user can read the vault"
+        );
     }
     if gh.allowed_ids.is_empty() {
         tracing::warn!(
@@ -294,7 +351,9 @@ pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
              pin the account with GITHUB_ALLOWED_ID (its numeric id is logged at the first sign-in)"
         );
     } else if !gh.allowed_logins.is_empty() {
-        tracing::warn!("GITHUB_ALLOWED_ID is set, so GITHUB_ALLOWED_LOGIN is ignored: only the listed numeric ids may sign in");
+        tracing::warn!(
+            "GITHUB_ALLOWED_ID is set, so GITHUB_ALLOWED_LOGIN is ignored: only the listed numeric ids may sign in"
+        );
     }
     Ok(AuthMode::GitHub)
 }
@@ -302,12 +361,24 @@ pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
 /// Middleware for the dev modes: refuses any request whose `Host` is not a loopback name, so a
 /// tunnel in front of a `--no-auth` or `--local-login` server gets nothing.
 pub async fn require_loopback_host(req: Request, next: Next) -> Response {
-    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned).or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let ok = host.as_deref().map(host_without_port).is_some_and(is_loopback_host);
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let ok = host
+        .as_deref()
+        .map(host_without_port)
+        .is_some_and(is_loopback_host);
     if ok {
         next.run(req).await
     } else {
-        (StatusCode::FORBIDDEN, "this vaultmcp runs without GitHub sign-in and only answers on loopback host names\n").into_response()
+        (
+            StatusCode::FORBIDDEN,
+            "this vaultmcp runs without GitHub sign-in and only answers on loopback host names\n",
+        )
+            .into_response()
     }
 }
 
@@ -331,7 +402,10 @@ pub(crate) fn random_token() -> String {
 
 /// Hex SHA-256, how codes, refresh tokens and client secrets are stored.
 pub(crate) fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Constant-time comparison of two strings (length may leak, content does not).

@@ -55,7 +55,10 @@ impl RateLimiter {
             // Forget idle addresses so the map cannot grow without bound.
             map.retain(|_, b| now.duration_since(b.last).as_secs_f64() * rate < burst);
         }
-        let b = map.entry((endpoint, ip)).or_insert(Bucket { tokens: burst, last: now });
+        let b = map.entry((endpoint, ip)).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
         b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
         b.last = now;
         if b.tokens >= 1.0 {
@@ -68,7 +71,11 @@ impl RateLimiter {
 }
 
 /// The client's address: the first `X-Forwarded-For` hop when trusted, else the TCP peer.
-pub fn client_ip(headers: &HeaderMap, connect: Option<&ConnectInfo<SocketAddr>>, trust_forwarded_for: bool) -> IpAddr {
+pub fn client_ip(
+    headers: &HeaderMap,
+    connect: Option<&ConnectInfo<SocketAddr>>,
+    trust_forwarded_for: bool,
+) -> IpAddr {
     if trust_forwarded_for
         && let Some(ip) = headers
             .get("x-forwarded-for")
@@ -103,7 +110,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
         let peer = ConnectInfo("127.0.0.1:5000".parse::<SocketAddr>().unwrap());
-        assert_eq!(client_ip(&h, Some(&peer), false), "127.0.0.1".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(&h, Some(&peer), true), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(&h, Some(&peer), false),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&h, Some(&peer), true),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 }

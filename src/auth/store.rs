@@ -99,7 +99,9 @@ impl Store {
     /// Opens (creating with mode 0600) and migrates `<data_dir>/auth.sqlite3`.
     pub fn open(data_dir: &Path) -> anyhow::Result<Store> {
         let conn = open_connection(data_dir)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -120,10 +122,12 @@ impl Store {
 
 /// Opens and migrates the store synchronously (also used by `vaultmcp keys rotate`).
 pub fn open_connection(data_dir: &Path) -> anyhow::Result<Connection> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let path = db_path(data_dir);
     create_private_file(&path)?;
-    let mut conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut conn =
+        Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -144,7 +148,10 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(0);
-    anyhow::ensure!(version <= MIGRATIONS.len(), "the auth store was written by a newer vaultmcp (schema {version})");
+    anyhow::ensure!(
+        version <= MIGRATIONS.len(),
+        "the auth store was written by a newer vaultmcp (schema {version})"
+    );
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -163,7 +170,8 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    opts.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     restrict(path);
     Ok(())
 }
@@ -196,7 +204,9 @@ mod tests {
     fn migrates_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open_connection(dir.path()).unwrap();
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
         drop(conn);
         // Re-opening is a no-op migration.
@@ -204,7 +214,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(db_path(dir.path())).unwrap().permissions().mode();
+            let mode = std::fs::metadata(db_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -44,7 +44,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn local() -> Identity {
-        Identity { sub: "local".into(), login: "local".into(), github_id: None }
+        Identity {
+            sub: "local".into(),
+            login: "local".into(),
+            github_id: None,
+        }
     }
 }
 
@@ -98,8 +102,17 @@ struct Issued {
 }
 
 /// `POST /token`.
-pub async fn token(State(auth): State<Auth>, connect: super::ratelimit::Peer, headers: HeaderMap, body: Bytes) -> Result<Response, OAuthError> {
-    let ip = client_ip(&headers, connect.as_ref().map(|e| &e.0), auth.settings().trust_forwarded_for);
+pub async fn token(
+    State(auth): State<Auth>,
+    connect: super::ratelimit::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let ip = client_ip(
+        &headers,
+        connect.as_ref().map(|e| &e.0),
+        auth.settings().trust_forwarded_for,
+    );
     if !auth.inner.limiter.allow(Endpoint::Token, ip) {
         return Err(OAuthError::rate_limited());
     }
@@ -108,7 +121,11 @@ pub async fn token(State(auth): State<Auth>, connect: super::ratelimit::Peer, he
     let issued = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code(&auth, &client, &form).await?,
         Some("refresh_token") => refresh(&auth, &client, &form).await?,
-        Some(g) => return Err(OAuthError::unsupported_grant_type(format!("grant_type {g} is not supported"))),
+        Some(g) => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {g} is not supported"
+            )));
+        }
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
     touch(&auth, &client.client_id).await;
@@ -128,9 +145,17 @@ pub async fn token(State(auth): State<Auth>, connect: super::ratelimit::Peer, he
 
 /// Reads an `application/x-www-form-urlencoded` body.
 fn form_body(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !ct
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     parse_params(body).map_err(OAuthError::invalid_request)
 }
@@ -143,21 +168,32 @@ fn same_resource(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
-async fn authorization_code(auth: &Auth, client: &Client, form: &HashMap<String, String>) -> Result<Issued, OAuthError> {
-    let code = form.get("code").cloned().ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let verifier = form.get("code_verifier").cloned().ok_or_else(|| OAuthError::invalid_request("code_verifier is missing (PKCE is required)"))?;
-    let resource = match form.get("resource") {
-        Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| OAuthError::invalid_target("resource must be this server's MCP URL"))?),
-        None => None,
-    };
+async fn authorization_code(
+    auth: &Auth,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<Issued, OAuthError> {
+    let code = form
+        .get("code")
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let verifier = form.get("code_verifier").cloned().ok_or_else(|| {
+        OAuthError::invalid_request("code_verifier is missing (PKCE is required)")
+    })?;
+    let resource =
+        match form.get("resource") {
+            Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| {
+                OAuthError::invalid_target("resource must be this server's MCP URL")
+            })?),
+            None => None,
+        };
     let redirect_uri = form.get("redirect_uri").cloned();
     let client_id = client.client_id.clone();
     let hash = sha256_hex(&code);
     let refresh_token = random_token();
     let refresh_hash = sha256_hex(&refresh_token);
     let refresh_ttl = auth.settings().refresh_token_ttl.as_secs() as i64;
-    let result = auth
-        .inner
+    auth.inner
         .store
         .call(move |c| {
             let tx = c.transaction()?;
@@ -218,16 +254,25 @@ async fn authorization_code(auth: &Auth, client: &Client, form: &HashMap<String,
             tx.commit()?;
             Ok(Ok(Issued { sub, login, scope, aud, client_id, refresh_token }))
         })
-        .await?;
-    result
+        .await?
 }
 
-async fn refresh(auth: &Auth, client: &Client, form: &HashMap<String, String>) -> Result<Issued, OAuthError> {
-    let token = form.get("refresh_token").cloned().ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let resource = match form.get("resource") {
-        Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| OAuthError::invalid_target("resource must be this server's MCP URL"))?),
-        None => None,
-    };
+async fn refresh(
+    auth: &Auth,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<Issued, OAuthError> {
+    let token = form
+        .get("refresh_token")
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let resource =
+        match form.get("resource") {
+            Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| {
+                OAuthError::invalid_target("resource must be this server's MCP URL")
+            })?),
+            None => None,
+        };
     let requested_scope = form.get("scope").cloned();
     let client_id = client.client_id.clone();
     let hash = sha256_hex(&token);
@@ -342,10 +387,21 @@ pub enum TokenError {
 pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
     if header.alg != Algorithm::EdDSA {
-        return Err(TokenError::Invalid(format!("algorithm {:?} is not accepted", header.alg)));
+        return Err(TokenError::Invalid(format!(
+            "algorithm {:?} is not accepted",
+            header.alg
+        )));
     }
     let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-    let known = |auth: &Auth| auth.inner.keys.read().unwrap_or_else(|p| p.into_inner()).public.get(&kid).map(|k| k.decoding.clone());
+    let known = |auth: &Auth| {
+        auth.inner
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .public
+            .get(&kid)
+            .map(|k| k.decoding.clone())
+    };
     let key = match known(auth) {
         Some(k) => k,
         None => {
@@ -359,9 +415,16 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
     v.set_issuer(&[auth.issuer()]);
     v.set_audience(&auth.valid_audiences());
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let data = jsonwebtoken::decode::<Claims>(token, &key, &v).map_err(|e| TokenError::Invalid(e.to_string()))?;
+    let data = jsonwebtoken::decode::<Claims>(token, &key, &v)
+        .map_err(|e| TokenError::Invalid(e.to_string()))?;
     let claims = data.claims;
-    if auth.inner.revoked.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&claims.jti) {
+    if auth
+        .inner
+        .revoked
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&claims.jti)
+    {
         return Err(TokenError::Revoked);
     }
     let fits = match auth.mode() {
@@ -376,10 +439,17 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
 
 /// `POST /revoke` (RFC 7009): refresh tokens revoke their whole grant; access tokens are
 /// remembered as revoked until they expire. Unknown tokens are fine (200).
-pub async fn revoke(State(auth): State<Auth>, headers: HeaderMap, body: Bytes) -> Result<Response, OAuthError> {
+pub async fn revoke(
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
     let form = form_body(&headers, &body)?;
     let client = authenticate(&auth, &headers, &form).await?;
-    let token = form.get("token").cloned().ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let token = form
+        .get("token")
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let hint = form.get("token_type_hint").map(String::as_str);
     if hint != Some("access_token") || !token.contains('.') {
         let hash = sha256_hex(&token);
@@ -410,13 +480,20 @@ pub async fn revoke(State(auth): State<Auth>, headers: HeaderMap, body: Bytes) -
         && let Ok(claims) = verify_access_token(&auth, &token).await
         && claims.client_id == client.client_id
     {
-        auth.inner.revoked.lock().unwrap_or_else(|p| p.into_inner()).insert(claims.jti.clone(), claims.exp);
+        auth.inner
+            .revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(claims.jti.clone(), claims.exp);
         let (jti, exp) = (claims.jti, claims.exp);
         auth.inner
             .store
             .call(move |c| {
                 c.execute("DELETE FROM revoked_jti WHERE expires_at < ?1", [now()])?;
-                c.execute("INSERT OR IGNORE INTO revoked_jti (jti, expires_at) VALUES (?1, ?2)", params![jti, exp + LEEWAY_SECS as i64])?;
+                c.execute(
+                    "INSERT OR IGNORE INTO revoked_jti (jti, expires_at) VALUES (?1, ?2)",
+                    params![jti, exp + LEEWAY_SECS as i64],
+                )?;
                 Ok(())
             })
             .await?;
@@ -438,7 +515,10 @@ mod tests {
     #[test]
     fn pkce_s256_is_base64url_sha256() {
         // Checked with Python: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=").
-        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gXFRLm3Fk"), "3VSpzsD6Y2L7wJUszvOo9hQTcJ23J2HX29rTx0Vc32k");
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gXFRLm3Fk"),
+            "3VSpzsD6Y2L7wJUszvOo9hQTcJ23J2HX29rTx0Vc32k"
+        );
     }
 
     #[test]

@@ -76,20 +76,34 @@ fn random() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-async fn authorize(State(s): State<Arc<GhState>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn authorize(
+    State(s): State<Arc<GhState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if q.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         return (StatusCode::NOT_FOUND, "unknown OAuth app").into_response();
     }
     let Some(redirect_uri) = q.get("redirect_uri").cloned() else {
         return (StatusCode::BAD_REQUEST, "no redirect_uri").into_response();
     };
-    if q.get("code_challenge").is_some() && q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+    if q.contains_key("code_challenge")
+        && q.get("code_challenge_method").map(String::as_str) != Some("S256")
+    {
         return (StatusCode::BAD_REQUEST, "bad code_challenge_method").into_response();
     }
     let code = random();
-    s.codes.lock().unwrap().insert(code.clone(), Code { redirect_uri: redirect_uri.clone(), challenge: q.get("code_challenge").cloned(), used: false });
+    s.codes.lock().unwrap().insert(
+        code.clone(),
+        Code {
+            redirect_uri: redirect_uri.clone(),
+            challenge: q.get("code_challenge").cloned(),
+            used: false,
+        },
+    );
     let mut url = url::Url::parse(&redirect_uri).unwrap();
-    url.query_pairs_mut().append_pair("code", &code).append_pair("state", q.get("state").map(String::as_str).unwrap_or(""));
+    url.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", q.get("state").map(String::as_str).unwrap_or(""));
     Redirect::to(url.as_str()).into_response()
 }
 
@@ -98,33 +112,56 @@ fn gh_error(error: &str, description: &str) -> Response {
     Json(json!({"error": error, "error_description": description, "error_uri": "https://docs.github.com/apps/troubleshooting"})).into_response()
 }
 
-async fn access_token(State(s): State<Arc<GhState>>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn access_token(
+    State(s): State<Arc<GhState>>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     let (mut id, mut secret) = (f.get("client_id").cloned(), f.get("client_secret").cloned());
-    if let Some(b) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")) {
+    if let Some(b) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
         let d = String::from_utf8(STANDARD.decode(b).unwrap()).unwrap();
         let (i, sec) = d.split_once(':').unwrap();
         (id, secret) = (Some(i.to_owned()), Some(sec.to_owned()));
     }
     if id.as_deref() != Some(CLIENT_ID) || secret.as_deref() != Some(CLIENT_SECRET) {
-        return gh_error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+        return gh_error(
+            "incorrect_client_credentials",
+            "The client_id and/or client_secret passed are incorrect.",
+        );
     }
     let code = f.get("code").cloned().unwrap_or_default();
     s.exchanged.lock().unwrap().push(code.clone());
     let mut codes = s.codes.lock().unwrap();
     let Some(c) = codes.get_mut(&code) else {
-        return gh_error("bad_verification_code", "The code passed is incorrect or expired.");
+        return gh_error(
+            "bad_verification_code",
+            "The code passed is incorrect or expired.",
+        );
     };
     if c.used {
-        return gh_error("bad_verification_code", "The code passed is incorrect or expired.");
+        return gh_error(
+            "bad_verification_code",
+            "The code passed is incorrect or expired.",
+        );
     }
     c.used = true;
     if f.get("redirect_uri").is_some_and(|r| r != &c.redirect_uri) {
-        return gh_error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.");
+        return gh_error(
+            "redirect_uri_mismatch",
+            "The redirect_uri MUST match the registered callback URL for this application.",
+        );
     }
     if let Some(ch) = &c.challenge {
         let v = f.get("code_verifier").cloned().unwrap_or_default();
         if &URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) != ch {
-            return gh_error("bad_verification_code", "The code_verifier does not match the code_challenge.");
+            return gh_error(
+                "bad_verification_code",
+                "The code_verifier does not match the code_challenge.",
+            );
         }
     }
     let token = format!("gho_{}", random());
@@ -134,7 +171,13 @@ async fn access_token(State(s): State<Arc<GhState>>, headers: HeaderMap, Form(f)
 }
 
 async fn user(State(s): State<Arc<GhState>>, headers: HeaderMap) -> Response {
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")));
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("token "))
+        });
     match token.and_then(|t| s.tokens.lock().unwrap().get(t).cloned()) {
         Some((login, id)) => Json(json!({"login": login, "id": id, "node_id": "U_test", "type": "User", "site_admin": false})).into_response(),
         None => (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}))).into_response(),

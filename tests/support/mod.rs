@@ -34,7 +34,9 @@ pub fn app(auth: Auth) -> Router {
 
 async fn echo_user(user: Option<Extension<AuthUser>>) -> Json<Value> {
     Json(match user {
-        Some(Extension(u)) => json!({"sub": u.sub, "login": u.login, "client_id": u.client_id, "scope": u.scope}),
+        Some(Extension(u)) => {
+            json!({"sub": u.sub, "login": u.login, "client_id": u.client_id, "scope": u.scope})
+        }
         None => json!({"user": null}),
     })
 }
@@ -86,7 +88,12 @@ impl Drop for Env {
     }
 }
 
-pub fn settings_for(opts: &Options, base: &str, data_dir: &std::path::Path, gh_url: &str) -> AuthSettings {
+pub fn settings_for(
+    opts: &Options,
+    base: &str,
+    data_dir: &std::path::Path,
+    gh_url: &str,
+) -> AuthSettings {
     AuthSettings {
         public_url: base.parse().unwrap(),
         data_dir: data_dir.to_owned(),
@@ -110,7 +117,12 @@ pub fn settings_for(opts: &Options, base: &str, data_dir: &std::path::Path, gh_u
 async fn serve(listener: tokio::net::TcpListener, auth: Auth) -> tokio::task::JoinHandle<()> {
     let app = app(auth);
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     })
 }
 
@@ -124,7 +136,16 @@ impl Env {
         let settings = settings_for(&opts, &base, dir.path(), &gh.url);
         let auth = Auth::open(settings.clone()).await.unwrap();
         let server = serve(listener, auth.clone()).await;
-        Env { base, addr, auth, settings, gh, browser: Browser::new(), dir, server }
+        Env {
+            base,
+            addr,
+            auth,
+            settings,
+            gh,
+            browser: Browser::new(),
+            dir,
+            server,
+        }
     }
 
     /// Stops the server, drops `Auth`, and opens a fresh one on the same data dir and port.
@@ -171,7 +192,11 @@ impl Env {
             .unwrap();
         assert_eq!(r.status(), 201, "registration failed");
         let v: Value = r.json().await.unwrap();
-        Client { client_id: v["client_id"].as_str().unwrap().to_owned(), client_secret: None, redirect_uri: redirect_uri.to_owned() }
+        Client {
+            client_id: v["client_id"].as_str().unwrap().to_owned(),
+            client_secret: None,
+            redirect_uri: redirect_uri.to_owned(),
+        }
     }
 
     /// The authorize URL for a client with a fresh PKCE pair.
@@ -196,7 +221,11 @@ impl Env {
     /// GET /authorize and return the consent form's fields, or panic with the response.
     pub async fn consent_form(&self, authorize_url: &str) -> HashMap<String, String> {
         let r = self.browser.get(authorize_url).await;
-        assert_eq!(r.status, 200, "consent page expected, got {} {:?} {}", r.status, r.location, r.body);
+        assert_eq!(
+            r.status, 200,
+            "consent page expected, got {} {:?} {}",
+            r.status, r.location, r.body
+        );
         parse_form(&r.body)
     }
 
@@ -216,7 +245,12 @@ impl Env {
                 return url::Url::parse(&location).unwrap();
             }
             let r = self.browser.get(&location).await;
-            assert!(r.status.is_redirection(), "expected a redirect from {location}, got {} {}", r.status, r.body);
+            assert!(
+                r.status.is_redirection(),
+                "expected a redirect from {location}, got {} {}",
+                r.status,
+                r.body
+            );
             location = r.location.unwrap();
         }
         panic!("too many redirects");
@@ -228,13 +262,27 @@ impl Env {
         let q = query(&back);
         assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
         assert_eq!(q.get("iss"), Some(&self.base));
-        q.get("code").unwrap_or_else(|| panic!("no code in {back}")).clone()
+        q.get("code")
+            .unwrap_or_else(|| panic!("no code in {back}"))
+            .clone()
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        let r = self.browser.http.post(self.url("/token")).form(form).send().await.unwrap();
+        let r = self
+            .browser
+            .http
+            .post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
-        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
@@ -252,7 +300,12 @@ impl Env {
     }
 
     pub async fn refresh(&self, c: &Client, refresh_token: &str) -> (u16, Value) {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", &c.client_id)]).await
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", &c.client_id),
+        ])
+        .await
     }
 
     /// Register, log in and exchange: a fresh token response.
@@ -267,7 +320,11 @@ impl Env {
 
     /// Calls the protected route with a bearer token.
     pub async fn mcp(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.browser.http.post(self.url(path)).json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        let mut req = self
+            .browser
+            .http
+            .post(self.url(path))
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -277,7 +334,12 @@ impl Env {
     /// The active signing key as stored (kid, PKCS#8 DER), for tests that forge tokens.
     pub fn signing_key(&self) -> (String, Vec<u8>) {
         let conn = rusqlite::Connection::open(self.dir.path().join("auth.sqlite3")).unwrap();
-        conn.query_row("SELECT kid, private_pkcs8 FROM signing_keys WHERE retired_at IS NULL", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+        conn.query_row(
+            "SELECT kid, private_pkcs8 FROM signing_keys WHERE retired_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
     }
 }
 
@@ -322,7 +384,10 @@ impl Pkce {
         rand::fill(&mut b);
         let verifier = URL_SAFE_NO_PAD.encode(b);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Pkce { verifier, challenge }
+        Pkce {
+            verifier,
+            challenge,
+        }
     }
 }
 
@@ -342,12 +407,23 @@ pub struct Browser {
 
 impl Browser {
     pub fn new() -> Browser {
-        Browser { http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(), cookies: Mutex::new(HashMap::new()) }
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Mutex::new(HashMap::new()),
+        }
     }
 
     fn cookie_header(&self) -> Option<String> {
         let c = self.cookies.lock().unwrap();
-        (!c.is_empty()).then(|| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+        (!c.is_empty()).then(|| {
+            c.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     async fn read(&self, r: reqwest::Response) -> Page {
@@ -358,13 +434,23 @@ impl Browser {
             if v.is_empty() || sc.contains("Max-Age=0") {
                 self.cookies.lock().unwrap().remove(k);
             } else {
-                self.cookies.lock().unwrap().insert(k.to_owned(), v.to_owned());
+                self.cookies
+                    .lock()
+                    .unwrap()
+                    .insert(k.to_owned(), v.to_owned());
             }
         }
         let status = r.status();
         let headers = r.headers().clone();
-        let location = headers.get("location").map(|l| l.to_str().unwrap().to_owned());
-        Page { status, location, headers, body: r.text().await.unwrap() }
+        let location = headers
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            headers,
+            body: r.text().await.unwrap(),
+        }
     }
 
     pub async fn get(&self, url: &str) -> Page {
@@ -408,11 +494,18 @@ pub fn parse_form(html: &str) -> HashMap<String, String> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The `<code id="error">` of one of our HTML error pages.
 pub fn page_error(html: &str) -> String {
-    let start = html.find(r#"<code id="error">"#).unwrap_or_else(|| panic!("not an error page: {html}")) + r#"<code id="error">"#.len();
+    let start = html
+        .find(r#"<code id="error">"#)
+        .unwrap_or_else(|| panic!("not an error page: {html}"))
+        + r#"<code id="error">"#.len();
     html[start..start + html[start..].find('<').unwrap()].to_owned()
 }
