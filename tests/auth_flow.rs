@@ -1,15 +1,15 @@
 //! The OAuth flow end to end against a stand-in GitHub, and the attacks it must stop.
 
-mod support;
+mod auth_support;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use auth_support::{Env, Options, Pkce, page_error, query};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::{Env, Options, Pkce, page_error, query};
 use vaultmcp::auth::AuthMode;
 
 const REDIRECT: &str = "http://127.0.0.1:9999/callback";
@@ -412,7 +412,7 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
 #[tokio::test]
 async fn unknown_client_gets_an_html_page_not_a_redirect() {
     let env = Env::start(Options::default()).await;
-    let fake = support::Client {
+    let fake = auth_support::Client {
         client_id: "nope".into(),
         client_secret: None,
         redirect_uri: REDIRECT.into(),
@@ -626,7 +626,7 @@ async fn consent_post_needs_the_csrf_token() {
         (403, "invalid_request")
     );
     // Right token in the form, but no cookie (a cross-site POST).
-    let r = support::Browser::new()
+    let r = auth_support::Browser::new()
         .post_form(&env.url("/authorize"), &form)
         .await;
     assert_eq!(
@@ -666,7 +666,7 @@ async fn github_callback_in_another_browser_is_refused() {
     let r = env.browser.post_form(&env.url("/authorize"), &form).await;
     let gh = env.browser.get(&r.location.unwrap()).await;
     let callback = gh.location.unwrap();
-    let r = support::Browser::new().get(&callback).await;
+    let r = auth_support::Browser::new().get(&callback).await;
     assert_eq!(
         (r.status.as_u16(), page_error(&r.body).as_str()),
         (400, "invalid_request")
@@ -690,7 +690,7 @@ async fn confidential_client() {
     assert_eq!(r.status(), 201);
     let reg: Value = r.json().await.unwrap();
     assert_eq!(reg["token_endpoint_auth_method"], "client_secret_basic");
-    let c = support::Client {
+    let c = auth_support::Client {
         client_id: reg["client_id"].as_str().unwrap().into(),
         client_secret: reg["client_secret"].as_str().map(Into::into),
         redirect_uri: REDIRECT.into(),
@@ -1062,7 +1062,7 @@ async fn client_id_metadata_document() {
         |id| json!({"client_id": id, "client_name": "CIMD App", "redirect_uris": [REDIRECT]}),
     )
     .await;
-    let c = support::Client {
+    let c = auth_support::Client {
         client_id: id.clone(),
         client_secret: None,
         redirect_uri: REDIRECT.into(),
@@ -1080,7 +1080,7 @@ async fn client_id_metadata_document() {
         |_| json!({"client_id": "https://someone.else/c.json", "redirect_uris": [REDIRECT]}),
     )
     .await;
-    let c = support::Client {
+    let c = auth_support::Client {
         client_id: liar,
         client_secret: None,
         redirect_uri: REDIRECT.into(),
@@ -1098,7 +1098,7 @@ async fn cimd_ssrf_guard_refuses_loopback() {
     let id = cimd_server(|id| json!({"client_id": id, "redirect_uris": [REDIRECT]})).await;
     // Plain http is refused outright; an https URL on loopback is refused by the address check.
     for client_id in [id.clone(), id.replace("http://", "https://")] {
-        let c = support::Client {
+        let c = auth_support::Client {
             client_id,
             client_secret: None,
             redirect_uri: REDIRECT.into(),
@@ -1114,7 +1114,7 @@ async fn cimd_ssrf_guard_refuses_loopback() {
             r.body
         );
     }
-    let c = support::Client {
+    let c = auth_support::Client {
         client_id: "https://localhost/client.json".into(),
         client_secret: None,
         redirect_uri: REDIRECT.into(),
@@ -1124,4 +1124,53 @@ async fn cimd_ssrf_guard_refuses_loopback() {
         .get(&env.authorize_url(&c, &Pkce::new(), &[]))
         .await;
     assert!(r.body.contains("private or loopback"), "{}", r.body);
+}
+
+// ---- GitHub failures ----
+
+#[tokio::test]
+async fn github_token_errors_sent_with_http_200_are_reported() {
+    let mut env = Env::start(Options::default()).await;
+    let mut s = env.settings.clone();
+    s.github.client_secret = Some("not-the-secret".into());
+    env.restart_with(s).await;
+    let c = env.register(REDIRECT).await;
+    let back = env.approve(&env.authorize_url(&c, &Pkce::new(), &[])).await;
+    let q = query(&back);
+    assert_eq!(q["error"], "server_error");
+    assert!(
+        q["error_description"].contains("incorrect_client_credentials"),
+        "{q:?}"
+    );
+    assert_eq!(q["state"], "st4te");
+}
+
+#[tokio::test]
+async fn github_login_cancelled() {
+    let env = Env::start(Options::default()).await;
+    let c = env.register(REDIRECT).await;
+    let mut form = env
+        .consent_form(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
+    form.insert("decision".into(), "approve".into());
+    let r = env.browser.post_form(&env.url("/authorize"), &form).await;
+    let to_github = url::Url::parse(&r.location.unwrap()).unwrap();
+    let gq = query(&to_github);
+    assert_eq!(
+        gq["code_challenge_method"], "S256",
+        "we use PKCE with GitHub too"
+    );
+    assert_eq!(gq["redirect_uri"], env.url("/oauth/github/callback"));
+    // GitHub sends the person back with error=access_denied when they cancel.
+    let cancel = format!(
+        "{}/oauth/github/callback?error=access_denied&state={}",
+        env.base, gq["state"]
+    );
+    let r = env.browser.get(&cancel).await;
+    assert_eq!(r.status, 302);
+    let q = query(&url::Url::parse(&r.location.unwrap()).unwrap());
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "st4te")
+    );
 }

@@ -418,6 +418,72 @@ pub(crate) fn ct_eq(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn config(bind: &str, public: &str, gh: (bool, bool, &[u64], &[&str])) -> Config {
+        Config {
+            vault: PathBuf::from("/v"),
+            data_dir: PathBuf::from("/d"),
+            max_note_bytes: 1,
+            bind: bind.parse().unwrap(),
+            public_url: public.parse().unwrap(),
+            local_login: false,
+            no_auth: false,
+            github: GitHubConfig {
+                client_id: gh.0.then(|| "id".to_owned()),
+                client_secret: gh.1.then(|| "secret".to_owned()),
+                allowed_ids: gh.2.to_vec(),
+                allowed_logins: gh.3.iter().map(|s| s.to_string()).collect(),
+                web_url: "https://github.com".parse().unwrap(),
+                api_url: "https://api.github.com".parse().unwrap(),
+            },
+            access_token_ttl_secs: 3600,
+            refresh_token_ttl_secs: 3600,
+            trust_forwarded_for: false,
+            log_json: false,
+        }
+    }
+
+    #[test]
+    fn mode_choice() {
+        const NONE: (bool, bool, &[u64], &[&str]) = (false, false, &[], &[]);
+        const FULL: (bool, bool, &[u64], &[&str]) = (true, true, &[42], &[]);
+        let lo = |gh| config("127.0.0.1:8787", "http://127.0.0.1:8787", gh);
+        let public = |gh| config("0.0.0.0:8787", "https://notes.example.com", gh);
+        let tunnel = |gh| config("127.0.0.1:8787", "https://abc.trycloudflare.com", gh);
+
+        assert_eq!(choose_mode(&lo(NONE)).unwrap(), AuthMode::LocalLogin);
+        assert_eq!(choose_mode(&lo(FULL)).unwrap(), AuthMode::GitHub);
+        assert_eq!(choose_mode(&public(FULL)).unwrap(), AuthMode::GitHub);
+        assert_eq!(
+            choose_mode(&public((true, true, &[], &["alice"]))).unwrap(),
+            AuthMode::GitHub
+        );
+        // No GitHub settings behind a tunnel or on a public bind: refuse.
+        assert!(choose_mode(&public(NONE)).is_err());
+        assert!(choose_mode(&tunnel(NONE)).is_err());
+        // Partial GitHub settings: refuse with what is missing.
+        let e = choose_mode(&lo((true, false, &[42], &[])))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("GITHUB_CLIENT_SECRET"), "{e}");
+        let e = choose_mode(&public((true, true, &[], &[])))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allow-list"), "{e}");
+        // Dev flags: loopback bind and public URL only.
+        for (no_auth, want) in [(true, AuthMode::NoAuth), (false, AuthMode::LocalLogin)] {
+            let flag = |mut c: Config| {
+                c.no_auth = no_auth;
+                c.local_login = !no_auth;
+                c
+            };
+            assert_eq!(choose_mode(&flag(lo(FULL))).unwrap(), want);
+            assert!(choose_mode(&flag(tunnel(NONE))).is_err());
+            assert!(
+                choose_mode(&flag(config("0.0.0.0:8787", "http://127.0.0.1:8787", NONE))).is_err()
+            );
+        }
+    }
+
     #[test]
     fn host_port_stripping() {
         assert_eq!(host_without_port("localhost:8787"), "localhost");
