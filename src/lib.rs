@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses the command line. See ARCHITECTURE.md
 //! for the map.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -1,0 +1,511 @@
+//! Test helpers: the app under test served on a real listener, a stand-in GitHub, a tiny
+//! browser (no redirects, a cookie jar) and an OAuth client that drives the whole flow.
+
+#![allow(dead_code)]
+
+pub mod github;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::Extension;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use vaultmcp::auth::{Auth, AuthMode, AuthSettings, AuthUser, require_bearer};
+use vaultmcp::config::GitHubConfig;
+
+pub use github::FakeGitHub;
+
+/// The application as served: the auth routes plus a stand-in `/mcp` (and `/`) behind the
+/// bearer layer. Swap the stand-in for the real MCP router here.
+pub fn app(auth: Auth) -> Router {
+    let mcp = Router::new()
+        .route("/mcp", get(echo_user).post(echo_user))
+        .route("/", post(echo_user))
+        .route_layer(middleware::from_fn_with_state(auth.clone(), require_bearer));
+    auth.router().merge(mcp)
+}
+
+async fn echo_user(user: Option<Extension<AuthUser>>) -> Json<Value> {
+    Json(match user {
+        Some(Extension(u)) => {
+            json!({"sub": u.sub, "login": u.login, "client_id": u.client_id, "scope": u.scope})
+        }
+        None => json!({"user": null}),
+    })
+}
+
+/// How a test server is set up.
+#[derive(Clone)]
+pub struct Options {
+    pub mode: AuthMode,
+    pub allowed_ids: Vec<u64>,
+    pub allowed_logins: Vec<String>,
+    pub code_ttl: Duration,
+    pub access_ttl: Duration,
+    pub cimd_allow_private: bool,
+    /// The stand-in GitHub's account.
+    pub gh_login: String,
+    pub gh_id: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            mode: AuthMode::GitHub,
+            allowed_ids: vec![42],
+            allowed_logins: vec![],
+            code_ttl: Duration::from_secs(60),
+            access_ttl: Duration::from_secs(3600),
+            cimd_allow_private: false,
+            gh_login: "alice".into(),
+            gh_id: 42,
+        }
+    }
+}
+
+/// A running server with its stand-in GitHub and a browser.
+pub struct Env {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub auth: Auth,
+    pub settings: AuthSettings,
+    pub gh: FakeGitHub,
+    pub browser: Browser,
+    pub dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn settings_for(
+    opts: &Options,
+    base: &str,
+    data_dir: &std::path::Path,
+    gh_url: &str,
+) -> AuthSettings {
+    AuthSettings {
+        public_url: base.parse().unwrap(),
+        data_dir: data_dir.to_owned(),
+        mode: opts.mode,
+        github: GitHubConfig {
+            client_id: Some(github::CLIENT_ID.into()),
+            client_secret: Some(github::CLIENT_SECRET.into()),
+            allowed_logins: opts.allowed_logins.clone(),
+            allowed_ids: opts.allowed_ids.clone(),
+            web_url: gh_url.parse().unwrap(),
+            api_url: gh_url.parse().unwrap(),
+        },
+        access_token_ttl: opts.access_ttl,
+        refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+        trust_forwarded_for: false,
+        cimd_allow_private: opts.cimd_allow_private,
+        code_ttl: opts.code_ttl,
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, auth: Auth) -> tokio::task::JoinHandle<()> {
+    let app = app(auth);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    })
+}
+
+impl Env {
+    pub async fn start(opts: Options) -> Env {
+        let gh = FakeGitHub::start(&opts.gh_login, opts.gh_id).await;
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let settings = settings_for(&opts, &base, dir.path(), &gh.url);
+        let auth = Auth::open(settings.clone()).await.unwrap();
+        let server = serve(listener, auth.clone()).await;
+        Env {
+            base,
+            addr,
+            auth,
+            settings,
+            gh,
+            browser: Browser::new(),
+            dir,
+            server,
+        }
+    }
+
+    /// Stops the server, drops `Auth`, and opens a fresh one on the same data dir and port.
+    pub async fn restart_with(&mut self, settings: AuthSettings) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+        self.settings = settings;
+        self.auth = Auth::open(self.settings.clone()).await.unwrap();
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot re-bind {}: {e}", self.addr),
+            }
+        };
+        self.server = serve(listener, self.auth.clone()).await;
+        // A new browser: no pooled connection to the old server survives.
+        self.browser = Browser::new();
+    }
+
+    pub async fn restart(&mut self) {
+        let s = self.settings.clone();
+        self.restart_with(s).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a public client.
+    pub async fn register(&self, redirect_uri: &str) -> Client {
+        let r = self
+            .browser
+            .http
+            .post(self.url("/register"))
+            .json(&json!({"client_name": "Test <App>", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "registration failed");
+        let v: Value = r.json().await.unwrap();
+        Client {
+            client_id: v["client_id"].as_str().unwrap().to_owned(),
+            client_secret: None,
+            redirect_uri: redirect_uri.to_owned(),
+        }
+    }
+
+    /// The authorize URL for a client with a fresh PKCE pair.
+    pub fn authorize_url(&self, c: &Client, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
+        let mut u = url::Url::parse(&self.url("/authorize")).unwrap();
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &c.client_id)
+                .append_pair("redirect_uri", &c.redirect_uri)
+                .append_pair("state", "st4te")
+                .append_pair("code_challenge", &pkce.challenge)
+                .append_pair("code_challenge_method", "S256")
+                .append_pair("resource", &format!("{}/mcp", self.base))
+                .append_pair("scope", "notes:read");
+        }
+        let mut u = override_params(u, extra);
+        u.set_fragment(None);
+        u.to_string()
+    }
+
+    /// GET /authorize and return the consent form's fields, or panic with the response.
+    pub async fn consent_form(&self, authorize_url: &str) -> HashMap<String, String> {
+        let r = self.browser.get(authorize_url).await;
+        assert_eq!(
+            r.status, 200,
+            "consent page expected, got {} {:?} {}",
+            r.status, r.location, r.body
+        );
+        parse_form(&r.body)
+    }
+
+    /// Drives authorize → consent (approve) → GitHub → callback, returning the final redirect.
+    pub async fn approve(&self, authorize_url: &str) -> Url {
+        let mut form = self.consent_form(authorize_url).await;
+        form.insert("decision".into(), "approve".into());
+        let r = self.browser.post_form(&self.url("/authorize"), &form).await;
+        assert_eq!(r.status, 303, "approve should redirect: {}", r.body);
+        self.follow_to_client(r.location.unwrap()).await
+    }
+
+    /// Follows redirects (GitHub and our callback) until one leaves for the client.
+    pub async fn follow_to_client(&self, mut location: String) -> Url {
+        for _ in 0..5 {
+            if !location.starts_with(&self.base) && !location.starts_with(&self.gh.url) {
+                return url::Url::parse(&location).unwrap();
+            }
+            let r = self.browser.get(&location).await;
+            assert!(
+                r.status.is_redirection(),
+                "expected a redirect from {location}, got {} {}",
+                r.status,
+                r.body
+            );
+            location = r.location.unwrap();
+        }
+        panic!("too many redirects");
+    }
+
+    /// The full browser part, returning the code (asserting state and iss).
+    pub async fn login(&self, c: &Client, pkce: &Pkce) -> String {
+        let back = self.approve(&self.authorize_url(c, pkce, &[])).await;
+        let q = query(&back);
+        assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
+        assert_eq!(q.get("iss"), Some(&self.base));
+        q.get("code")
+            .unwrap_or_else(|| panic!("no code in {back}"))
+            .clone()
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let r = self
+            .browser
+            .http
+            .post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn exchange(&self, c: &Client, code: &str, verifier: &str) -> (u16, Value) {
+        let resource = format!("{}/mcp", self.base);
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &c.redirect_uri),
+            ("client_id", &c.client_id),
+            ("code_verifier", verifier),
+            ("resource", &resource),
+        ])
+        .await
+    }
+
+    pub async fn refresh(&self, c: &Client, refresh_token: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", &c.client_id),
+        ])
+        .await
+    }
+
+    /// Register, log in and exchange: a fresh token response.
+    pub async fn tokens(&self) -> (Client, Value) {
+        let c = self.register("http://127.0.0.1:9999/callback").await;
+        let pkce = Pkce::new();
+        let code = self.login(&c, &pkce).await;
+        let (status, t) = self.exchange(&c, &code, &pkce.verifier).await;
+        assert_eq!(status, 200, "{t}");
+        (c, t)
+    }
+
+    /// Calls the protected route with a bearer token.
+    pub async fn mcp(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .browser
+            .http
+            .post(self.url(path))
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The active signing key as stored (kid, PKCS#8 DER), for tests that forge tokens.
+    pub fn signing_key(&self) -> (String, Vec<u8>) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("auth.sqlite3")).unwrap();
+        conn.query_row(
+            "SELECT kid, private_pkcs8 FROM signing_keys WHERE retired_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+}
+
+type Url = url::Url;
+
+fn override_params(u: url::Url, extra: &[(&str, &str)]) -> url::Url {
+    if extra.is_empty() {
+        return u;
+    }
+    let mut pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    for (k, v) in extra {
+        pairs.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut u = u.clone();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u
+}
+
+/// The query parameters of a URL.
+pub fn query(u: &url::Url) -> HashMap<String, String> {
+    u.query_pairs().into_owned().collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Pkce {
+        let mut b = [0u8; 32];
+        rand::fill(&mut b);
+        let verifier = URL_SAFE_NO_PAD.encode(b);
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// A response, read whole.
+pub struct Page {
+    pub status: reqwest::StatusCode,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+/// A minimal browser: never follows redirects, keeps cookies per name.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub cookies: Mutex<HashMap<String, String>>,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        let c = self.cookies.lock().unwrap();
+        (!c.is_empty()).then(|| {
+            c.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    async fn read(&self, r: reqwest::Response) -> Page {
+        for sc in r.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let first = sc.split(';').next().unwrap();
+            let (k, v) = first.split_once('=').unwrap();
+            if v.is_empty() || sc.contains("Max-Age=0") {
+                self.cookies.lock().unwrap().remove(k);
+            } else {
+                self.cookies
+                    .lock()
+                    .unwrap()
+                    .insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = r.status();
+        let headers = r.headers().clone();
+        let location = headers
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            headers,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        let mut req = self.http.get(url);
+        if let Some(c) = self.cookie_header() {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        self.read(r).await
+    }
+
+    pub async fn post_form(&self, url: &str, form: &HashMap<String, String>) -> Page {
+        let mut req = self.http.post(url).form(form);
+        if let Some(c) = self.cookie_header() {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        self.read(r).await
+    }
+}
+
+/// The hidden fields of the consent page's one form (asserting its shape).
+pub fn parse_form(html: &str) -> HashMap<String, String> {
+    assert_eq!(html.matches("<form").count(), 1, "exactly one form");
+    assert!(html.contains(r#"<form method="post" action="/authorize">"#));
+    assert!(html.contains(r#"name="decision" value="approve""#));
+    assert!(html.contains(r#"name="decision" value="deny""#));
+    let mut fields = HashMap::new();
+    for part in html.split("<input ").skip(1) {
+        let tag = &part[..part.find('>').unwrap()];
+        let attr = |name: &str| {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = tag[start..].find('"')? + start;
+            Some(unescape(&tag[start..end]))
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            fields.insert(n, v);
+        }
+    }
+    fields
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The `<code id="error">` of one of our HTML error pages.
+pub fn page_error(html: &str) -> String {
+    let start = html
+        .find(r#"<code id="error">"#)
+        .unwrap_or_else(|| panic!("not an error page: {html}"))
+        + r#"<code id="error">"#.len();
+    html[start..start + html[start..].find('<').unwrap()].to_owned()
+}
