@@ -7,7 +7,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::config::{Config, is_loopback_host};
+use crate::auth::{Auth, AuthMode, AuthSettings, choose_mode};
+use crate::config::Config;
 use crate::http::{HttpSettings, build_router};
 use crate::index::{IndexError, NoteIndex};
 use crate::vault::Vault;
@@ -29,12 +30,16 @@ pub struct Server {
 impl Server {
     /// Opens (or builds) the index, catches it up with the vault, binds and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        check_dev_mode(&config)?;
-        if !config.no_auth {
-            bail!(
-                "serve needs --no-auth until OAuth is configured: run `vaultmcp serve --no-auth` on a loopback address"
-            );
-        }
+        Server::start_with(config, |s| s).await
+    }
+
+    /// Like [`Server::start`], letting the caller adjust the auth settings (tests shorten
+    /// lifetimes or allow loopback metadata documents).
+    pub async fn start_with(
+        mut config: Config,
+        adjust: impl FnOnce(AuthSettings) -> AuthSettings,
+    ) -> anyhow::Result<Server> {
+        let mode = choose_mode(&config)?;
         let vault = Vault::open(&config.vault, config.max_note_bytes)?;
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
@@ -72,17 +77,35 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
-        let mut public_url = config.public_url.clone();
-        if public_url.port() == Some(0) {
+        if config.public_url.port() == Some(0) {
             // The default public URL follows the port the OS picked.
-            let _ = public_url.set_port(Some(addr.port()));
+            let _ = config.public_url.set_port(Some(addr.port()));
+        }
+        let public_url = config.public_url.clone();
+        let auth = Auth::open(adjust(AuthSettings::from_config(&config, mode)))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the auth store in {}",
+                    config.data_dir.display()
+                )
+            })?;
+        match mode {
+            AuthMode::NoAuth => {
+                tracing::warn!(
+                    "--no-auth: MCP is open to anyone who can reach this loopback address"
+                )
+            }
+            AuthMode::LocalLogin => {
+                tracing::info!("local login: approving the consent page signs in as `local`")
+            }
+            AuthMode::GitHub => tracing::info!("GitHub sign-in; only allow-listed accounts get in"),
         }
         let shutdown = CancellationToken::new();
         let settings = HttpSettings {
             public_url: public_url.clone(),
-            loopback_only: config.no_auth || config.local_login,
         };
-        let app = build_router(index.clone(), &settings, shutdown.child_token());
+        let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(
@@ -126,31 +149,6 @@ impl Server {
             .ok();
         Ok(())
     }
-}
-
-/// `--no-auth` and `--local-login` are for this machine only.
-fn check_dev_mode(config: &Config) -> anyhow::Result<()> {
-    if !(config.no_auth || config.local_login) {
-        return Ok(());
-    }
-    let flag = if config.no_auth {
-        "--no-auth"
-    } else {
-        "--local-login"
-    };
-    if !config.bind.ip().is_loopback() {
-        bail!(
-            "{flag} only works on a loopback address, not --bind {}",
-            config.bind
-        );
-    }
-    if !is_loopback_host(config.public_url.host_str().unwrap_or("")) {
-        bail!(
-            "{flag} only works with a loopback public URL, not {}",
-            config.public_url
-        );
-    }
-    Ok(())
 }
 
 /// Runs `serve` until SIGTERM or Ctrl-C.

@@ -53,6 +53,11 @@ pub enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Manage the token signing keys in the data dir
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print a note: by id, by path without .md, or by its frontmatter id
     Fetch {
         /// Print the same JSON object as the MCP fetch tool
@@ -60,6 +65,12 @@ pub enum Command {
         json: bool,
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Make a new signing key; tokens signed by the old one stay valid until they expire
+    Rotate,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -139,6 +150,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(crate::serve::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let config = Config::load(&cli.common)?;
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data folder {}",
+                    config.data_dir.display()
+                )
+            })?;
+            let kid = crate::auth::rotate_keys(&config.data_dir)?;
+            println!("new signing key {kid}; a running server uses it within a minute");
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch { json, id } => {

@@ -19,6 +19,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use url::Url;
 
+use crate::auth::{Auth, AuthMode};
 use crate::index::NoteIndex;
 use crate::mcp::VaultServer;
 
@@ -34,8 +35,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct HttpSettings {
     /// The public base URL (Host allow-list and allowed Origin).
     pub public_url: Url,
-    /// Dev modes (`--no-auth`, `--local-login`): only loopback Host names are served.
-    pub loopback_only: bool,
 }
 
 #[derive(Clone)]
@@ -43,17 +42,19 @@ struct AppState {
     index: NoteIndex,
 }
 
-/// Builds the whole application: MCP at `/mcp` (and POST `/`), `/healthz`, and the layers.
-/// `shutdown` ends open MCP streams when the server stops.
+/// Builds the whole application: MCP at `/mcp` (and POST `/`) behind the bearer layer, the
+/// OAuth routes, `/healthz`, and the layers. `shutdown` ends open MCP streams when the server
+/// stops.
 pub fn build_router(
     index: NoteIndex,
     settings: &HttpSettings,
+    auth: Auth,
     shutdown: CancellationToken,
 ) -> Router {
-    let policy = Arc::new(HostPolicy::new(
-        &settings.public_url,
-        settings.loopback_only,
-    ));
+    // Dev modes (`--no-auth`, `--local-login`) serve loopback Host names only: a tunnel must
+    // never expose them.
+    let loopback_only = *auth.mode() != AuthMode::GitHub;
+    let policy = Arc::new(HostPolicy::new(&settings.public_url, loopback_only));
     let mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own layer, which knows the public URL and the
         // ChatGPT/Claude origins, for every route alike.
@@ -70,6 +71,10 @@ pub fn build_router(
     let mcp_routes = Router::new()
         .route("/mcp", any_service(mcp.clone()))
         .route("/", post_service(mcp).get(root_info))
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            crate::auth::require_bearer,
+        ))
         .layer(axum::middleware::from_fn(middleware::mcp_guard))
         .layer(axum::middleware::from_fn_with_state(
             policy.clone(),
@@ -79,6 +84,7 @@ pub fn build_router(
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(AppState { index })
+        .merge(auth.router())
         .merge(mcp_routes)
         .layer(axum::middleware::from_fn_with_state(
             policy,

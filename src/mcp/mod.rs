@@ -23,10 +23,6 @@ use crate::index::{IndexError, NoteIndex};
 /// Hits the `search` tool returns at most (ChatGPT's deep research reads ten).
 pub const SEARCH_TOOL_LIMIT: usize = 10;
 
-/// Who is calling, as the HTTP layer established it (the OAuth bearer layer inserts it).
-#[derive(Debug, Clone)]
-pub struct Caller(pub String);
-
 /// One MCP session's handler. Cheap: everything is shared through the index.
 #[derive(Clone)]
 pub struct VaultServer {
@@ -64,8 +60,11 @@ fn tool_error(message: impl Into<String>) -> CallToolResponse {
 fn caller(ctx: &RequestContext<RoleServer>) -> String {
     ctx.extensions
         .get::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Caller>())
-        .map_or_else(|| "anonymous".to_owned(), |c| c.0.clone())
+        .and_then(|p| p.extensions.get::<crate::auth::AuthUser>())
+        .map_or_else(
+            || "anonymous".to_owned(),
+            |u| format!("{} ({})", u.sub, u.login),
+        )
 }
 
 impl VaultServer {

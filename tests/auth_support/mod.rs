@@ -10,35 +10,40 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::Extension;
-use axum::routing::{get, post};
-use axum::{Json, Router, middleware};
+use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vaultmcp::auth::{Auth, AuthMode, AuthSettings, AuthUser, require_bearer};
+use tokio_util::sync::CancellationToken;
+use vaultmcp::auth::{Auth, AuthMode, AuthSettings};
 use vaultmcp::config::GitHubConfig;
+use vaultmcp::http::{HttpSettings, build_router};
+use vaultmcp::index::NoteIndex;
+use vaultmcp::vault::Vault;
 
 pub use github::FakeGitHub;
 
-/// The application as served: the auth routes plus a stand-in `/mcp` (and `/`) behind the
-/// bearer layer. Swap the stand-in for the real MCP router here.
-pub fn app(auth: Auth) -> Router {
-    let mcp = Router::new()
-        .route("/mcp", get(echo_user).post(echo_user))
-        .route("/", post(echo_user))
-        .route_layer(middleware::from_fn_with_state(auth.clone(), require_bearer));
-    auth.router().merge(mcp)
+/// The application as served: the real router (MCP behind the bearer layer, the OAuth routes,
+/// `/healthz`) over an index of `vault-fixtures` kept in `data_dir`.
+pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-fixtures");
+    let vault = Vault::open(&fixtures, 10 << 20).unwrap();
+    let index = NoteIndex::open_or_create(&data_dir.join("index"), vault).unwrap();
+    {
+        let mut indexer = index.indexer().unwrap();
+        indexer.sync_all(false, &()).unwrap();
+    }
+    let settings = HttpSettings {
+        public_url: base.parse().unwrap(),
+    };
+    build_router(index, &settings, auth, CancellationToken::new())
 }
 
-async fn echo_user(user: Option<Extension<AuthUser>>) -> Json<Value> {
-    Json(match user {
-        Some(Extension(u)) => {
-            json!({"sub": u.sub, "login": u.login, "client_id": u.client_id, "scope": u.scope})
-        }
-        None => json!({"user": null}),
-    })
+/// The claims of a JWT, without checking anything (the server checks; tests read).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// How a test server is set up.
@@ -114,8 +119,13 @@ pub fn settings_for(
     }
 }
 
-async fn serve(listener: tokio::net::TcpListener, auth: Auth) -> tokio::task::JoinHandle<()> {
-    let app = app(auth);
+async fn serve(
+    listener: tokio::net::TcpListener,
+    auth: Auth,
+    data_dir: &std::path::Path,
+) -> tokio::task::JoinHandle<()> {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = app(auth, data_dir, &base);
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -135,7 +145,7 @@ impl Env {
         let base = format!("http://{addr}");
         let settings = settings_for(&opts, &base, dir.path(), &gh.url);
         let auth = Auth::open(settings.clone()).await.unwrap();
-        let server = serve(listener, auth.clone()).await;
+        let server = serve(listener, auth.clone(), dir.path()).await;
         Env {
             base,
             addr,
@@ -166,7 +176,7 @@ impl Env {
                 Err(e) => panic!("cannot re-bind {}: {e}", self.addr),
             }
         };
-        self.server = serve(listener, self.auth.clone()).await;
+        self.server = serve(listener, self.auth.clone(), self.dir.path()).await;
         // A new browser: no pooled connection to the old server survives.
         self.browser = Browser::new();
     }
@@ -318,13 +328,17 @@ impl Env {
         (c, t)
     }
 
-    /// Calls the protected route with a bearer token.
+    /// Calls the MCP server (an `initialize`) with a bearer token.
     pub async fn mcp(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "auth-test", "version": "1"}}});
         let mut req = self
             .browser
             .http
             .post(self.url(path))
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
