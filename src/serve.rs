@@ -1,6 +1,11 @@
 //! `vaultmcp serve`: start-up, the running server, graceful shutdown.
+//!
+//! Start-up order: open the index and take its writer (failing fast when another server has
+//! it), start the writer thread, the watcher and the control socket, bind, and serve at once;
+//! catching up with changes made while the server was down runs in the writer meanwhile.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
@@ -11,8 +16,9 @@ use crate::auth::{Auth, AuthMode, AuthSettings, choose_mode};
 use crate::config::Config;
 use crate::http::{HttpSettings, build_router};
 use crate::index::{IndexError, NoteIndex};
+use crate::mcp::Notifier;
 use crate::vault::Vault;
-use crate::watch::WriterHandle;
+use crate::watch::{Watcher, WriterHandle, control, start_watcher};
 
 /// A running server.
 pub struct Server {
@@ -25,10 +31,12 @@ pub struct Server {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     writer_thread: std::thread::JoinHandle<()>,
+    watcher: Option<Watcher>,
 }
 
 impl Server {
-    /// Opens (or builds) the index, catches it up with the vault, binds and starts serving.
+    /// Opens (or creates) the index, starts the writer, watcher and control socket, binds and
+    /// starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         Server::start_with(config, |s| s).await
     }
@@ -41,13 +49,9 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let mode = choose_mode(&config)?;
         let vault = Vault::open(&config.vault, config.max_note_bytes)?;
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data folder {}",
-                config.data_dir.display()
-            )
-        })?;
-        let index = NoteIndex::open_or_create(&config.data_dir, vault)
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+        let index = NoteIndex::open_or_create(&config.data_dir, vault.clone())
             .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
         let indexer = match index.indexer() {
             Ok(i) => i,
@@ -57,21 +61,49 @@ impl Server {
             ),
             Err(e) => return Err(e.into()),
         };
-        let (writer, writer_thread) = WriterHandle::spawn(indexer, |_| {});
-        let report = writer
-            .sync_all(false, None)
-            .await
-            .map_err(anyhow::Error::msg)
-            .context("catching up with the vault failed")?;
-        tracing::info!(
-            notes = report.notes,
-            indexed = report.indexed,
-            unchanged = report.unchanged,
-            removed = report.removed,
-            skipped = report.skipped.len(),
-            seconds = format_args!("{:.2}", report.seconds),
-            "index ready"
-        );
+
+        let notifier = Arc::new(Notifier::default());
+        let (changes_tx, mut changes_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (writer, writer_thread) = WriterHandle::spawn(indexer, move |_| {
+            let _ = changes_tx.send(());
+        });
+        {
+            // Index changes become `notifications/resources/list_changed`, coalesced.
+            let notifier = notifier.clone();
+            tokio::spawn(async move {
+                while changes_rx.recv().await.is_some() {
+                    while changes_rx.try_recv().is_ok() {}
+                    notifier.resources_changed().await;
+                }
+            });
+        }
+        let shutdown = CancellationToken::new();
+        control::serve(&config.data_dir, writer.clone(), shutdown.child_token()).await?;
+        let watcher = match start_watcher(vault, writer.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("cannot watch the vault ({e}); changes show after `vaultmcp reindex`");
+                None
+            }
+        };
+        // Catch up with what changed while no server ran; unchanged notes are only stat'ed.
+        {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                match writer.sync_all(false, None).await {
+                    Ok(r) => tracing::info!(
+                        notes = r.notes,
+                        indexed = r.indexed,
+                        unchanged = r.unchanged,
+                        removed = r.removed,
+                        skipped = r.skipped.len(),
+                        seconds = format_args!("{:.2}", r.seconds),
+                        "index caught up with the vault"
+                    ),
+                    Err(e) => tracing::error!("catching up with the vault failed: {e}"),
+                }
+            });
+        }
 
         let listener = TcpListener::bind(config.bind)
             .await
@@ -84,47 +116,31 @@ impl Server {
         let public_url = config.public_url.clone();
         let auth = Auth::open(adjust(AuthSettings::from_config(&config, mode)))
             .await
-            .with_context(|| {
-                format!(
-                    "cannot open the auth store in {}",
-                    config.data_dir.display()
-                )
-            })?;
+            .with_context(|| format!("cannot open the auth store in {}", config.data_dir.display()))?;
         match mode {
             AuthMode::NoAuth => {
-                tracing::warn!(
-                    "--no-auth: MCP is open to anyone who can reach this loopback address"
-                )
+                tracing::warn!("--no-auth: MCP is open to anyone who can reach this loopback address")
             }
             AuthMode::LocalLogin => {
                 tracing::info!("local login: approving the consent page signs in as `local`")
             }
             AuthMode::GitHub => tracing::info!("GitHub sign-in; only allow-listed accounts get in"),
         }
-        let shutdown = CancellationToken::new();
-        let settings = HttpSettings {
-            public_url: public_url.clone(),
-        };
+        let settings = HttpSettings { public_url: public_url.clone(), notifier };
         let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
         });
-        tracing::info!(%addr, public_url = %public_url, mcp = %format!("{}/mcp", public_url.as_str().trim_end_matches('/')), "serving");
-        Ok(Server {
-            addr,
-            public_url,
-            index,
-            writer,
-            shutdown,
-            task,
-            writer_thread,
-        })
+        tracing::info!(
+            %addr,
+            public_url = %public_url,
+            mcp = %format!("{}/mcp", public_url.as_str().trim_end_matches('/')),
+            "serving"
+        );
+        Ok(Server { addr, public_url, index, writer, shutdown, task, writer_thread, watcher })
     }
 
     /// Asks the server to stop: no new connections, open streams end, requests drain.
@@ -132,22 +148,17 @@ impl Server {
         self.shutdown.cancel();
     }
 
-    /// Waits until the server has stopped and the index writer has finished.
+    /// Waits until the server has stopped: HTTP drained, watcher stopped, the writer's queue
+    /// done and committed.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let Server {
-            task,
-            writer,
-            writer_thread,
-            ..
-        } = self;
-        task.await
-            .context("the server task failed")?
-            .context("the server failed")?;
+        let Server { task, writer, writer_thread, watcher, .. } = self;
+        let served = task.await.context("the server task failed")?;
+        drop(watcher);
         drop(writer);
-        tokio::task::spawn_blocking(move || writer_thread.join())
-            .await
-            .ok();
-        Ok(())
+        // The watcher's and control socket's handles are gone with them; the writer thread
+        // ends once its queue is empty.
+        tokio::task::spawn_blocking(move || writer_thread.join()).await.ok();
+        served.context("the server failed")
     }
 }
 

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{CommonArgs, Config, ServeArgs};
 use crate::index::{IndexError, NoteIndex, Progress, ReindexReport};
 use crate::vault::Vault;
+use crate::watch::control;
 
 /// Search and read an Obsidian vault, from the shell or from ChatGPT over MCP.
 #[derive(Debug, Parser)]
@@ -185,7 +186,15 @@ fn open_vault(config: &Config) -> anyhow::Result<Vault> {
 }
 
 /// `reindex`: takes the writer, brings the index up to date, reports.
+/// While `serve` runs it owns the writer: the work is handed to it over the control socket
+/// and its progress shown here.
 pub fn reindex(config: &Config, full: bool) -> anyhow::Result<ReindexReport> {
+    let bar = ProgressBar::new();
+    if let Some(report) = control::remote_reindex(&config.data_dir, full, &bar)? {
+        bar.finish();
+        return Ok(report);
+    }
+    drop(bar);
     let index = NoteIndex::open_or_create(&config.data_dir, open_vault(config)?)
         .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
     let mut indexer = index.indexer()?;
@@ -201,6 +210,8 @@ pub fn reindex(config: &Config, full: bool) -> anyhow::Result<ReindexReport> {
 pub fn open_fresh(config: &Config) -> anyhow::Result<NoteIndex> {
     let vault = open_vault(config)?;
     let index = match NoteIndex::open_existing(&config.data_dir, vault.clone()) {
+        // A running server keeps the index current: read it as it is.
+        Ok(index) if control::server_running(&config.data_dir) => return Ok(index),
         Ok(index) => index,
         Err(IndexError::Missing(_)) => NoteIndex::open_or_create(&config.data_dir, vault)
             .with_context(|| format!("cannot create the index in {}", config.data_dir.display()))?,

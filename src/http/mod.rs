@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::auth::{Auth, AuthMode};
 use crate::index::NoteIndex;
-use crate::mcp::VaultServer;
+use crate::mcp::{Notifier, VaultServer};
 
 pub use middleware::HostPolicy;
 
@@ -35,6 +35,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct HttpSettings {
     /// The public base URL (Host allow-list and allowed Origin).
     pub public_url: Url,
+    /// Where MCP sessions register for change notifications.
+    pub notifier: Arc<Notifier>,
 }
 
 #[derive(Clone)]
@@ -61,7 +63,7 @@ pub fn build_router(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_cancellation_token(shutdown);
-    let server = VaultServer::new(index.clone());
+    let server = VaultServer::new(index.clone(), settings.notifier.clone());
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tantivy::schema::Value;
 use tantivy::{DateTime, IndexWriter, TantivyDocument, Term};
 
@@ -24,14 +24,14 @@ struct Indexed {
 }
 
 /// A note left out, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
 /// The outcome of a reindex.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct ReindexReport {
     /// Notes parsed and (re)written.
     pub indexed: usize,

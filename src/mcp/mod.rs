@@ -14,7 +14,7 @@ use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde::Serialize;
 
@@ -28,13 +28,49 @@ pub const SEARCH_TOOL_LIMIT: usize = 10;
 pub struct VaultServer {
     index: NoteIndex,
     tools: Arc<Vec<Tool>>,
+    notifier: Arc<Notifier>,
 }
 
 impl VaultServer {
-    pub fn new(index: NoteIndex) -> VaultServer {
-        VaultServer {
-            index,
-            tools: Arc::new(tools::definitions()),
+    pub fn new(index: NoteIndex, notifier: Arc<Notifier>) -> VaultServer {
+        VaultServer { index, tools: Arc::new(tools::definitions()), notifier }
+    }
+}
+
+/// The sessions to tell when the set of notes changes (`notifications/resources/list_changed`).
+#[derive(Default)]
+pub struct Notifier {
+    peers: std::sync::Mutex<Vec<Peer<RoleServer>>>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.peers.lock().map_or(0, |p| p.len());
+        f.debug_struct("Notifier").field("sessions", &n).finish()
+    }
+}
+
+impl Notifier {
+    fn register(&self, peer: Peer<RoleServer>) {
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.retain(|p| !p.is_transport_closed());
+            peers.push(peer);
+        }
+    }
+
+    /// Tells every open session that the list of notes changed; forgets closed ones.
+    pub async fn resources_changed(&self) {
+        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
+            Ok(mut peers) => {
+                peers.retain(|p| !p.is_transport_closed());
+                peers.clone()
+            }
+            Err(_) => return,
+        };
+        for peer in peers {
+            if let Err(e) = peer.notify_resource_list_changed().await {
+                tracing::debug!("could not notify a session: {e}");
+            }
         }
     }
 }
@@ -144,6 +180,10 @@ impl ServerHandler for VaultServer {
                  file: and [property:value]); then `fetch` a note by the `id` that search returned to read it whole, with \
                  its tags, dates, links and backlinks. Cite notes with their `url`."
             ))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.notifier.register(context.peer);
     }
 
     async fn list_tools(

@@ -1,5 +1,9 @@
-//! Keeping the index live in a running server: the writer thread (and the file watcher).
+//! Keeping the index live in a running server: the writer thread, the file watcher and the
+//! control socket the CLI uses to reach a running server.
 
+pub mod control;
+mod watcher;
 mod writer;
 
+pub use watcher::{Watcher, start as start_watcher};
 pub use writer::WriterHandle;

@@ -8,30 +8,28 @@ use tokio::sync::oneshot;
 
 use crate::index::{IndexError, Indexer, Progress, ReindexReport};
 
+type Reply = oneshot::Sender<Result<ReindexReport, String>>;
+
 /// Work for the writer.
 enum Job {
     /// Reconcile the whole vault (`full`: re-parse everything).
-    All {
-        full: bool,
-        progress: Option<Box<dyn Progress + Send>>,
-        done: oneshot::Sender<Result<ReindexReport, String>>,
-    },
-    /// Re-check these note ids, and every indexed note under these folder prefixes.
-    Paths {
-        ids: Vec<String>,
-        prefixes: Vec<String>,
-        done: Option<oneshot::Sender<Result<ReindexReport, String>>>,
-    },
+    All { full: bool, progress: Option<Box<dyn Progress + Send>>, done: Option<Reply> },
+    /// Re-check these note ids, and every note under these folder prefixes (indexed or on disk).
+    Paths { ids: Vec<String>, prefixes: Vec<String>, done: Option<Reply> },
 }
 
-/// A handle to the writer thread. Dropping every handle ends the thread after its queue.
+/// A handle to the writer thread. When every handle is dropped the thread finishes its queue,
+/// waits for merges and ends.
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Job>,
 }
 
+const STOPPED: &str = "the index writer has stopped";
+
 impl WriterHandle {
-    /// Starts the writer thread owning `indexer`.
+    /// Starts the writer thread owning `indexer`. `on_change` runs after each commit that
+    /// changed the index.
     pub fn spawn(
         indexer: Indexer,
         on_change: impl Fn(&ReindexReport) + Send + 'static,
@@ -51,24 +49,18 @@ impl WriterHandle {
         progress: Option<Box<dyn Progress + Send>>,
     ) -> Result<ReindexReport, String> {
         let (done, rx) = oneshot::channel();
-        self.tx
-            .send(Job::All {
-                full,
-                progress,
-                done,
-            })
-            .map_err(|_| "the index writer has stopped".to_owned())?;
-        rx.await
-            .map_err(|_| "the index writer has stopped".to_owned())?
+        self.tx.send(Job::All { full, progress, done: Some(done) }).map_err(|_| STOPPED.to_owned())?;
+        rx.await.map_err(|_| STOPPED.to_owned())?
+    }
+
+    /// Queues a reconcile of the whole vault (after lost watcher events) without waiting.
+    pub fn request_rescan(&self) {
+        let _ = self.tx.send(Job::All { full: false, progress: None, done: None });
     }
 
     /// Queues a re-check of note ids and folder prefixes without waiting.
     pub fn sync_paths(&self, ids: Vec<String>, prefixes: Vec<String>) {
-        let _ = self.tx.send(Job::Paths {
-            ids,
-            prefixes,
-            done: None,
-        });
+        let _ = self.tx.send(Job::Paths { ids, prefixes, done: None });
     }
 
     /// Re-checks note ids and folder prefixes and waits for the report.
@@ -78,54 +70,27 @@ impl WriterHandle {
         prefixes: Vec<String>,
     ) -> Result<ReindexReport, String> {
         let (done, rx) = oneshot::channel();
-        self.tx
-            .send(Job::Paths {
-                ids,
-                prefixes,
-                done: Some(done),
-            })
-            .map_err(|_| "the index writer has stopped".to_owned())?;
-        rx.await
-            .map_err(|_| "the index writer has stopped".to_owned())?
+        self.tx.send(Job::Paths { ids, prefixes, done: Some(done) }).map_err(|_| STOPPED.to_owned())?;
+        rx.await.map_err(|_| STOPPED.to_owned())?
     }
 }
 
 fn writer_loop(mut indexer: Indexer, rx: mpsc::Receiver<Job>, on_change: impl Fn(&ReindexReport)) {
     while let Ok(job) = rx.recv() {
         match job {
-            Job::All {
-                full,
-                progress,
-                done,
-            } => {
-                let result = match progress {
-                    Some(p) => indexer.sync_all(full, p.as_ref()),
-                    None => indexer.sync_all(full, &()),
-                };
-                report(&result, &on_change);
-                let _ = done.send(result.map_err(|e| e.to_string()));
-            }
-            Job::Paths {
-                mut ids,
-                mut prefixes,
-                done,
-            } => {
+            Job::All { full, progress, done } => run_all(&mut indexer, full, progress, done, &on_change),
+            Job::Paths { mut ids, mut prefixes, done } => {
                 // Batch whatever else is already queued: a burst of events becomes one commit.
-                let mut waiters: Vec<oneshot::Sender<Result<ReindexReport, String>>> =
-                    done.into_iter().collect();
-                let mut deferred = Vec::new();
+                let mut waiters: Vec<Reply> = done.into_iter().collect();
+                let mut full_jobs = Vec::new();
                 while let Ok(next) = rx.try_recv() {
                     match next {
-                        Job::Paths {
-                            ids: more,
-                            prefixes: more_p,
-                            done,
-                        } => {
+                        Job::Paths { ids: more, prefixes: more_prefixes, done } => {
                             ids.extend(more);
-                            prefixes.extend(more_p);
+                            prefixes.extend(more_prefixes);
                             waiters.extend(done);
                         }
-                        other => deferred.push(other),
+                        all @ Job::All { .. } => full_jobs.push(all),
                     }
                 }
                 for p in &prefixes {
@@ -138,28 +103,34 @@ fn writer_loop(mut indexer: Indexer, rx: mpsc::Receiver<Job>, on_change: impl Fn
                 for w in waiters {
                     let _ = w.send(shared.clone());
                 }
-                for job in deferred {
-                    // Rare (a full reindex queued behind watcher events): run it now.
-                    if let Job::All {
-                        full,
-                        progress,
-                        done,
-                    } = job
-                    {
-                        let result = match progress {
-                            Some(p) => indexer.sync_all(full, p.as_ref()),
-                            None => indexer.sync_all(full, &()),
-                        };
-                        report(&result, &on_change);
-                        let _ = done.send(result.map_err(|e| e.to_string()));
+                for job in full_jobs {
+                    if let Job::All { full, progress, done } = job {
+                        run_all(&mut indexer, full, progress, done, &on_change);
                     }
                 }
             }
         }
     }
-    // Every handle is gone: the server is stopping. Commits are already done per job.
+    // Every handle is gone: the server is stopping. Each job has committed already.
     if let Err(e) = indexer.finish() {
         tracing::warn!("waiting for index merges failed: {e}");
+    }
+}
+
+fn run_all(
+    indexer: &mut Indexer,
+    full: bool,
+    progress: Option<Box<dyn Progress + Send>>,
+    done: Option<Reply>,
+    on_change: &impl Fn(&ReindexReport),
+) {
+    let result = match progress {
+        Some(p) => indexer.sync_all(full, p.as_ref()),
+        None => indexer.sync_all(full, &()),
+    };
+    report(&result, on_change);
+    if let Some(done) = done {
+        let _ = done.send(result.map_err(|e| e.to_string()));
     }
 }
 
