@@ -49,8 +49,12 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let mode = choose_mode(&config)?;
         let vault = Vault::open(&config.vault, config.max_note_bytes)?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data folder {}",
+                config.data_dir.display()
+            )
+        })?;
         let index = NoteIndex::open_or_create(&config.data_dir, vault.clone())
             .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
         let indexer = match index.indexer() {
@@ -82,7 +86,9 @@ impl Server {
         let watcher = match start_watcher(vault, writer.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
-                tracing::warn!("cannot watch the vault ({e}); changes show after `vaultmcp reindex`");
+                tracing::warn!(
+                    "cannot watch the vault ({e}); changes show after `vaultmcp reindex`"
+                );
                 None
             }
         };
@@ -116,23 +122,36 @@ impl Server {
         let public_url = config.public_url.clone();
         let auth = Auth::open(adjust(AuthSettings::from_config(&config, mode)))
             .await
-            .with_context(|| format!("cannot open the auth store in {}", config.data_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot open the auth store in {}",
+                    config.data_dir.display()
+                )
+            })?;
         match mode {
             AuthMode::NoAuth => {
-                tracing::warn!("--no-auth: MCP is open to anyone who can reach this loopback address")
+                tracing::warn!(
+                    "--no-auth: MCP is open to anyone who can reach this loopback address"
+                )
             }
             AuthMode::LocalLogin => {
                 tracing::info!("local login: approving the consent page signs in as `local`")
             }
             AuthMode::GitHub => tracing::info!("GitHub sign-in; only allow-listed accounts get in"),
         }
-        let settings = HttpSettings { public_url: public_url.clone(), notifier };
+        let settings = HttpSettings {
+            public_url: public_url.clone(),
+            notifier,
+        };
         let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
         });
         tracing::info!(
             %addr,
@@ -140,7 +159,16 @@ impl Server {
             mcp = %format!("{}/mcp", public_url.as_str().trim_end_matches('/')),
             "serving"
         );
-        Ok(Server { addr, public_url, index, writer, shutdown, task, writer_thread, watcher })
+        Ok(Server {
+            addr,
+            public_url,
+            index,
+            writer,
+            shutdown,
+            task,
+            writer_thread,
+            watcher,
+        })
     }
 
     /// Asks the server to stop: no new connections, open streams end, requests drain.
@@ -151,13 +179,21 @@ impl Server {
     /// Waits until the server has stopped: HTTP drained, watcher stopped, the writer's queue
     /// done and committed.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let Server { task, writer, writer_thread, watcher, .. } = self;
+        let Server {
+            task,
+            writer,
+            writer_thread,
+            watcher,
+            ..
+        } = self;
         let served = task.await.context("the server task failed")?;
         drop(watcher);
         drop(writer);
         // The watcher's and control socket's handles are gone with them; the writer thread
         // ends once its queue is empty.
-        tokio::task::spawn_blocking(move || writer_thread.join()).await.ok();
+        tokio::task::spawn_blocking(move || writer_thread.join())
+            .await
+            .ok();
         served.context("the server failed")
     }
 }

@@ -443,9 +443,24 @@ fn add_properties(
     }
 }
 
-/// Reads what the index knows of every note from its fast fields.
+impl NoteIndex {
+    /// Every indexed note id with the content hash it was indexed from, sorted: what tests
+    /// compare to tell two indexes hold the same notes.
+    pub fn manifest(&self) -> Result<std::collections::BTreeMap<String, u64>, IndexError> {
+        Ok(read_state(self)?
+            .into_iter()
+            .map(|(id, s)| (id, s.hash))
+            .collect())
+    }
+}
+
+/// Reads what the index knows of every note from its fast fields (after a reload).
 fn load_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
     idx.reload()?;
+    read_state(idx)
+}
+
+fn read_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
     let searcher = idx.inner.reader.searcher();
     let mut state = HashMap::with_capacity(searcher.num_docs() as usize);
     for seg in searcher.segment_readers() {

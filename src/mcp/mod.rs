@@ -33,7 +33,11 @@ pub struct VaultServer {
 
 impl VaultServer {
     pub fn new(index: NoteIndex, notifier: Arc<Notifier>) -> VaultServer {
-        VaultServer { index, tools: Arc::new(tools::definitions()), notifier }
+        VaultServer {
+            index,
+            tools: Arc::new(tools::definitions()),
+            notifier,
+        }
     }
 }
 

@@ -43,16 +43,25 @@ enum Event {
 }
 
 /// Serves the control socket until `shutdown`. A stale socket file (a killed server) is replaced.
-pub async fn serve(data_dir: &Path, writer: WriterHandle, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    data_dir: &Path,
+    writer: WriterHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let path = socket_path(data_dir);
     if path.exists() {
         if UnixStream::connect(&path).is_ok() {
-            anyhow::bail!("another vaultmcp server is running on this data dir ({})", path.display());
+            anyhow::bail!(
+                "another vaultmcp server is running on this data dir ({})",
+                path.display()
+            );
         }
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
     }
-    let listener = UnixListener::bind(&path).with_context(|| format!("cannot create the control socket {}", path.display()))?;
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot create the control socket {}", path.display()))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
@@ -83,7 +92,9 @@ pub async fn serve(data_dir: &Path, writer: WriterHandle, shutdown: Cancellation
 async fn handle(stream: tokio::net::UnixStream, writer: WriterHandle) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
-    let Some(line) = lines.next_line().await? else { return Ok(()) };
+    let Some(line) = lines.next_line().await? else {
+        return Ok(());
+    };
     let send = |e: &Event| {
         let mut s = serde_json::to_string(e).unwrap_or_default();
         s.push('\n');
@@ -93,8 +104,12 @@ async fn handle(stream: tokio::net::UnixStream, writer: WriterHandle) -> std::io
         Ok(Request::Ping) => write.write_all(send(&Event::Pong).as_bytes()).await?,
         Ok(Request::Reindex { full }) => {
             let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-            let progress = ChannelProgress { tx: tx.clone(), done: AtomicU64::new(0) };
-            let job = tokio::spawn(async move { writer.sync_all(full, Some(Box::new(progress))).await });
+            let progress = ChannelProgress {
+                tx: tx.clone(),
+                done: AtomicU64::new(0),
+            };
+            let job =
+                tokio::spawn(async move { writer.sync_all(full, Some(Box::new(progress))).await });
             drop(tx);
             while let Some(event) = rx.recv().await {
                 write.write_all(send(&event).as_bytes()).await?;
@@ -102,11 +117,22 @@ async fn handle(stream: tokio::net::UnixStream, writer: WriterHandle) -> std::io
             let last = match job.await {
                 Ok(Ok(report)) => Event::Done { report },
                 Ok(Err(message)) => Event::Error { message },
-                Err(e) => Event::Error { message: e.to_string() },
+                Err(e) => Event::Error {
+                    message: e.to_string(),
+                },
             };
             write.write_all(send(&last).as_bytes()).await?;
         }
-        Err(e) => write.write_all(send(&Event::Error { message: format!("bad request: {e}") }).as_bytes()).await?,
+        Err(e) => {
+            write
+                .write_all(
+                    send(&Event::Error {
+                        message: format!("bad request: {e}"),
+                    })
+                    .as_bytes(),
+                )
+                .await?
+        }
     }
     write.flush().await
 }
@@ -132,7 +158,9 @@ impl Progress for ChannelProgress {
 
 /// Whether a server answers on the data dir's control socket.
 pub fn server_running(data_dir: &Path) -> bool {
-    let Ok(mut stream) = UnixStream::connect(socket_path(data_dir)) else { return false };
+    let Ok(mut stream) = UnixStream::connect(socket_path(data_dir)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     if stream.write_all(b"{\"op\":\"ping\"}\n").is_err() {
         return false;
@@ -142,8 +170,14 @@ pub fn server_running(data_dir: &Path) -> bool {
 }
 
 /// Asks a running server to reindex, relaying its progress. `Ok(None)`: no server is running.
-pub fn remote_reindex(data_dir: &Path, full: bool, progress: &dyn Progress) -> anyhow::Result<Option<ReindexReport>> {
-    let Ok(mut stream) = UnixStream::connect(socket_path(data_dir)) else { return Ok(None) };
+pub fn remote_reindex(
+    data_dir: &Path,
+    full: bool,
+    progress: &dyn Progress,
+) -> anyhow::Result<Option<ReindexReport>> {
+    let Ok(mut stream) = UnixStream::connect(socket_path(data_dir)) else {
+        return Ok(None);
+    };
     let request = serde_json::to_string(&Request::Reindex { full })?;
     stream.write_all(request.as_bytes())?;
     stream.write_all(b"\n")?;
@@ -156,7 +190,9 @@ pub fn remote_reindex(data_dir: &Path, full: bool, progress: &dyn Progress) -> a
                 last = done;
             }
             Event::Done { report } => return Ok(Some(report)),
-            Event::Error { message } => anyhow::bail!("the running server could not reindex: {message}"),
+            Event::Error { message } => {
+                anyhow::bail!("the running server could not reindex: {message}")
+            }
             Event::Pong => {}
         }
     }

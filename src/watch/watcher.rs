@@ -62,12 +62,16 @@ pub fn start(vault: Vault, writer: WriterHandle) -> anyhow::Result<Watcher> {
     let mut debouncer = new_debouncer(DEBOUNCE, None, handler)?;
     debouncer.watch(&root, RecursiveMode::Recursive)?;
     tracing::info!(vault = %root.display(), "watching the vault");
-    Ok(Watcher { _debouncer: debouncer })
+    Ok(Watcher {
+        _debouncer: debouncer,
+    })
 }
 
 /// Sorts one changed path into a note id to re-check or a folder prefix to re-check.
 fn classify(vault: &Vault, path: &Path, ids: &mut Vec<String>, prefixes: &mut Vec<String>) {
-    let Ok(rel) = path.strip_prefix(vault.root()) else { return };
+    let Ok(rel) = path.strip_prefix(vault.root()) else {
+        return;
+    };
     if rel.as_os_str().is_empty() {
         return;
     }

@@ -13,9 +13,17 @@ type Reply = oneshot::Sender<Result<ReindexReport, String>>;
 /// Work for the writer.
 enum Job {
     /// Reconcile the whole vault (`full`: re-parse everything).
-    All { full: bool, progress: Option<Box<dyn Progress + Send>>, done: Option<Reply> },
+    All {
+        full: bool,
+        progress: Option<Box<dyn Progress + Send>>,
+        done: Option<Reply>,
+    },
     /// Re-check these note ids, and every note under these folder prefixes (indexed or on disk).
-    Paths { ids: Vec<String>, prefixes: Vec<String>, done: Option<Reply> },
+    Paths {
+        ids: Vec<String>,
+        prefixes: Vec<String>,
+        done: Option<Reply>,
+    },
 }
 
 /// A handle to the writer thread. When every handle is dropped the thread finishes its queue,
@@ -49,18 +57,32 @@ impl WriterHandle {
         progress: Option<Box<dyn Progress + Send>>,
     ) -> Result<ReindexReport, String> {
         let (done, rx) = oneshot::channel();
-        self.tx.send(Job::All { full, progress, done: Some(done) }).map_err(|_| STOPPED.to_owned())?;
+        self.tx
+            .send(Job::All {
+                full,
+                progress,
+                done: Some(done),
+            })
+            .map_err(|_| STOPPED.to_owned())?;
         rx.await.map_err(|_| STOPPED.to_owned())?
     }
 
     /// Queues a reconcile of the whole vault (after lost watcher events) without waiting.
     pub fn request_rescan(&self) {
-        let _ = self.tx.send(Job::All { full: false, progress: None, done: None });
+        let _ = self.tx.send(Job::All {
+            full: false,
+            progress: None,
+            done: None,
+        });
     }
 
     /// Queues a re-check of note ids and folder prefixes without waiting.
     pub fn sync_paths(&self, ids: Vec<String>, prefixes: Vec<String>) {
-        let _ = self.tx.send(Job::Paths { ids, prefixes, done: None });
+        let _ = self.tx.send(Job::Paths {
+            ids,
+            prefixes,
+            done: None,
+        });
     }
 
     /// Re-checks note ids and folder prefixes and waits for the report.
@@ -70,7 +92,13 @@ impl WriterHandle {
         prefixes: Vec<String>,
     ) -> Result<ReindexReport, String> {
         let (done, rx) = oneshot::channel();
-        self.tx.send(Job::Paths { ids, prefixes, done: Some(done) }).map_err(|_| STOPPED.to_owned())?;
+        self.tx
+            .send(Job::Paths {
+                ids,
+                prefixes,
+                done: Some(done),
+            })
+            .map_err(|_| STOPPED.to_owned())?;
         rx.await.map_err(|_| STOPPED.to_owned())?
     }
 }
@@ -78,14 +106,26 @@ impl WriterHandle {
 fn writer_loop(mut indexer: Indexer, rx: mpsc::Receiver<Job>, on_change: impl Fn(&ReindexReport)) {
     while let Ok(job) = rx.recv() {
         match job {
-            Job::All { full, progress, done } => run_all(&mut indexer, full, progress, done, &on_change),
-            Job::Paths { mut ids, mut prefixes, done } => {
+            Job::All {
+                full,
+                progress,
+                done,
+            } => run_all(&mut indexer, full, progress, done, &on_change),
+            Job::Paths {
+                mut ids,
+                mut prefixes,
+                done,
+            } => {
                 // Batch whatever else is already queued: a burst of events becomes one commit.
                 let mut waiters: Vec<Reply> = done.into_iter().collect();
                 let mut full_jobs = Vec::new();
                 while let Ok(next) = rx.try_recv() {
                     match next {
-                        Job::Paths { ids: more, prefixes: more_prefixes, done } => {
+                        Job::Paths {
+                            ids: more,
+                            prefixes: more_prefixes,
+                            done,
+                        } => {
                             ids.extend(more);
                             prefixes.extend(more_prefixes);
                             waiters.extend(done);
@@ -104,7 +144,12 @@ fn writer_loop(mut indexer: Indexer, rx: mpsc::Receiver<Job>, on_change: impl Fn
                     let _ = w.send(shared.clone());
                 }
                 for job in full_jobs {
-                    if let Job::All { full, progress, done } = job {
+                    if let Job::All {
+                        full,
+                        progress,
+                        done,
+                    } = job
+                    {
                         run_all(&mut indexer, full, progress, done, &on_change);
                     }
                 }
