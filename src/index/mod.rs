@@ -114,6 +114,9 @@ impl NoteIndex {
         dir: PathBuf,
     ) -> Result<NoteIndex, IndexError> {
         index.tokenizers().register(schema::EN, schema::analyzer());
+        index
+            .tokenizers()
+            .register(schema::PATH, schema::path_analyzer());
         // Reloads are explicit: the writer reloads right after each commit, so a change is
         // searchable at once instead of after tantivy's 500 ms meta.json polling.
         let reader = index

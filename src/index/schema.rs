@@ -10,10 +10,14 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Name of the English analyzer: words, lower-cased, ASCII-folded, stop words out, stemmed.
 pub const EN: &str = "vaultmcp_en";
+
+/// Name of the analyzer of paths and file names: words, lower-cased, ASCII-folded, nothing
+/// dropped or stemmed (`file:other-note` must not lose `other`).
+pub const PATH: &str = "vaultmcp_path";
 
 /// Separates a property key from a value token in `prop_kv` terms.
 pub const PROP_SEP: char = '\u{1f}';
@@ -65,9 +69,13 @@ pub struct Fields {
 }
 
 fn text(stored: bool) -> TextOptions {
+    text_with(EN, stored)
+}
+
+fn text_with(tokenizer: &str, stored: bool) -> TextOptions {
     let opts = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(EN)
+            .set_tokenizer(tokenizer)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     if stored { opts.set_stored() } else { opts }
@@ -89,8 +97,8 @@ pub fn build() -> (Schema, Fields) {
         tags: b.add_text_field("tags", text(false)),
         tag_key: b.add_text_field("tag_key", STRING),
         tag_raw: b.add_text_field("tag_raw", STORED),
-        path: b.add_text_field("path", text(false)),
-        file: b.add_text_field("file", text(false)),
+        path: b.add_text_field("path", text_with(PATH, false)),
+        file: b.add_text_field("file", text_with(PATH, false)),
         body: b.add_text_field("body", text(true)),
         props: b.add_text_field("props", text(false)),
         prop_key: b.add_text_field("prop_key", STRING),
@@ -107,16 +115,159 @@ pub fn build() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// Function words, left out of the index and of queries. Lucene's short English list misses
+/// pronouns and question words, which ChatGPT's natural-language queries are full of ("my notes
+/// about ...", "how did ..."): in a small vault such a word is rare enough to outrank the topic.
+/// This is the common NLTK list plus "please".
+const STOP_WORDS: &[&str] = &[
+    "i",
+    "me",
+    "my",
+    "myself",
+    "we",
+    "our",
+    "ours",
+    "ourselves",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "he",
+    "him",
+    "his",
+    "himself",
+    "she",
+    "her",
+    "hers",
+    "herself",
+    "it",
+    "its",
+    "itself",
+    "they",
+    "them",
+    "their",
+    "theirs",
+    "themselves",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "this",
+    "that",
+    "these",
+    "those",
+    "am",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "have",
+    "has",
+    "had",
+    "having",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "a",
+    "an",
+    "the",
+    "and",
+    "but",
+    "if",
+    "or",
+    "because",
+    "as",
+    "until",
+    "while",
+    "of",
+    "at",
+    "by",
+    "for",
+    "with",
+    "about",
+    "against",
+    "between",
+    "into",
+    "through",
+    "during",
+    "before",
+    "after",
+    "above",
+    "below",
+    "to",
+    "from",
+    "up",
+    "down",
+    "in",
+    "out",
+    "on",
+    "off",
+    "over",
+    "under",
+    "again",
+    "further",
+    "then",
+    "once",
+    "here",
+    "there",
+    "when",
+    "where",
+    "why",
+    "how",
+    "all",
+    "any",
+    "both",
+    "each",
+    "few",
+    "more",
+    "most",
+    "other",
+    "some",
+    "such",
+    "no",
+    "nor",
+    "not",
+    "only",
+    "own",
+    "same",
+    "so",
+    "than",
+    "too",
+    "very",
+    "s",
+    "t",
+    "can",
+    "will",
+    "just",
+    "don",
+    "should",
+    "now",
+    "please",
+];
+
 /// The English analyzer used for every analyzed field and for queries.
 pub fn analyzer() -> TextAnalyzer {
-    let stop =
-        StopWordFilter::new(Language::English).expect("tantivy ships an English stop word list");
+    let stop = StopWordFilter::remove(STOP_WORDS.iter().map(|w| (*w).to_owned()));
     TextAnalyzer::builder(WordTokenizer)
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(stop)
         .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// The analyzer of paths and file names.
+pub fn path_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(WordTokenizer)
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
         .build()
 }
 

@@ -287,14 +287,27 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
         (f.props, PROPS_BOOST),
         (f.body, BODY_BOOST),
     ];
+    // tantivy weighs a word by its rarity within each field, so a word common in notes but
+    // rare in titles ("notes") would score like a rare word there. Each field's score is scaled
+    // to the word's rarity across whole notes (approximated by its most frequent field), as
+    // BM25F does.
+    let n = searcher.num_docs() as f32;
+    let idf = |df: u64| (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+    let mut dfs = Vec::with_capacity(fields.len());
+    for (field, _) in fields {
+        dfs.push(searcher.doc_freq(&Term::from_field_text(field, w))?);
+    }
+    let df = dfs.iter().copied().max().unwrap_or(0);
     let mut per_field: Vec<Box<dyn Query>> = Vec::with_capacity(fields.len() + 2);
-    let mut df = 0;
-    for (field, boost) in fields {
+    for ((field, boost), field_df) in fields.into_iter().zip(dfs) {
+        if field_df == 0 {
+            continue;
+        }
+        let scale = (idf(df) / idf(field_df)).min(1.0);
         let term = Term::from_field_text(field, w);
-        df += searcher.doc_freq(&term)?;
         per_field.push(Box::new(BoostQuery::new(
             Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-            boost,
+            boost * scale,
         )));
     }
     let chars = w.chars().count();
@@ -305,6 +318,9 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
             let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, w), distance, true);
             per_field.push(Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)));
         }
+    }
+    if per_field.is_empty() {
+        return Ok(Box::new(tantivy::query::EmptyQuery));
     }
     Ok(Box::new(DisjunctionMaxQuery::with_tie_breaker(
         per_field,
@@ -330,11 +346,11 @@ fn clause_query(
             IndexRecordOption::Basic,
         )),
         Clause::Path(p) => Box::new(ConstScoreQuery::new(
-            any_field(analyzer, p, &[f.path])?,
+            any_field(&mut schema::path_analyzer(), p, &[f.path])?,
             0.0,
         )),
         Clause::File(p) => Box::new(ConstScoreQuery::new(
-            any_field(analyzer, p, &[f.file])?,
+            any_field(&mut schema::path_analyzer(), p, &[f.file])?,
             0.0,
         )),
         Clause::Property { key, value: None } => filter(TermQuery::new(
