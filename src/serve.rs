@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -115,6 +116,11 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
+        // Small SSE responses on kept-alive connections otherwise wait ~40 ms for Nagle's
+        // algorithm against the client's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if config.public_url.port() == Some(0) {
             // The default public URL follows the port the OS picked.
             let _ = config.public_url.set_port(Some(addr.port()));
