@@ -12,8 +12,10 @@ use super::schema::{self, PROP_SEP};
 use super::{IndexError, NoteIndex};
 use crate::vault::{FileState, ParsedNote, ReadError, link_key, parse_note};
 
-/// Memory the writer may buffer before flushing a segment.
-const WRITER_MEMORY: usize = 96 * 1024 * 1024;
+/// Memory the writer may buffer before flushing a segment (shared by its threads).
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// Notes parsed at a time before they are handed to the writer.
+const PARSE_CHUNK: usize = 512;
 
 /// What the index knows of a note file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,17 +178,29 @@ impl Indexer {
         progress: &dyn Progress,
         report: &mut ReindexReport,
     ) -> Result<(), IndexError> {
-        let idx = &self.idx;
-        let state = &self.state;
-        // Reading, hashing and parsing run in parallel; the writer's own threads index.
-        let outcomes: Vec<(String, Outcome)> = candidates
-            .into_par_iter()
-            .map(|(id, disk)| {
-                let outcome = examine(idx, &id, disk, state.get(&id).copied());
-                progress.advance(1);
-                (id, outcome)
-            })
-            .collect();
+        // Reading, hashing and parsing run in parallel, a chunk at a time so that only one
+        // chunk of parsed notes is ever held in memory; the writer's own threads index.
+        let mut candidates = candidates.into_iter();
+        loop {
+            let chunk: Vec<(String, Option<FileState>)> = candidates.by_ref().take(PARSE_CHUNK).collect();
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let idx = &self.idx;
+            let state = &self.state;
+            let outcomes: Vec<(String, Outcome)> = chunk
+                .into_par_iter()
+                .map(|(id, disk)| {
+                    let outcome = examine(idx, &id, disk, state.get(&id).copied());
+                    progress.advance(1);
+                    (id, outcome)
+                })
+                .collect();
+            self.record(outcomes, report)?;
+        }
+    }
+
+    fn record(&mut self, outcomes: Vec<(String, Outcome)>, report: &mut ReindexReport) -> Result<(), IndexError> {
         for (id, outcome) in outcomes {
             match outcome {
                 Outcome::Unchanged(new_state) => {
