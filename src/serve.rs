@@ -94,10 +94,14 @@ impl Server {
             }
         };
         // Catch up with what changed while no server ran; unchanged notes are only stat'ed.
+        let caught_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let writer = writer.clone();
+            let caught_up = caught_up.clone();
             tokio::spawn(async move {
-                match writer.sync_all(false, None).await {
+                let result = writer.sync_all(false, None).await;
+                caught_up.store(true, std::sync::atomic::Ordering::Relaxed);
+                match result {
                     Ok(r) => tracing::info!(
                         notes = r.notes,
                         indexed = r.indexed,
@@ -148,6 +152,7 @@ impl Server {
         let settings = HttpSettings {
             public_url: public_url.clone(),
             notifier,
+            caught_up,
         };
         let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
         let stop = shutdown.clone();

@@ -37,11 +37,14 @@ pub struct HttpSettings {
     pub public_url: Url,
     /// Where MCP sessions register for change notifications.
     pub notifier: Arc<Notifier>,
+    /// Set once the index has caught up with the vault after start-up (`/healthz` reports it).
+    pub caught_up: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Clone)]
 struct AppState {
     index: NoteIndex,
+    caught_up: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Builds the whole application: MCP at `/mcp` (and POST `/`) behind the bearer layer, the
@@ -85,7 +88,10 @@ pub fn build_router(
 
     Router::new()
         .route("/healthz", get(healthz))
-        .with_state(AppState { index })
+        .with_state(AppState {
+            index,
+            caught_up: settings.caught_up.clone(),
+        })
         .merge(auth.router())
         .merge(mcp_routes)
         .layer(axum::middleware::from_fn_with_state(
@@ -105,6 +111,7 @@ async fn healthz(State(state): State<AppState>) -> axum::Json<serde_json::Value>
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "notes": state.index.note_count(),
+        "index": if state.caught_up.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "catching up" },
     }))
 }
 

@@ -182,7 +182,8 @@ impl Indexer {
         // chunk of parsed notes is ever held in memory; the writer's own threads index.
         let mut candidates = candidates.into_iter();
         loop {
-            let chunk: Vec<(String, Option<FileState>)> = candidates.by_ref().take(PARSE_CHUNK).collect();
+            let chunk: Vec<(String, Option<FileState>)> =
+                candidates.by_ref().take(PARSE_CHUNK).collect();
             if chunk.is_empty() {
                 return Ok(());
             }
@@ -200,7 +201,11 @@ impl Indexer {
         }
     }
 
-    fn record(&mut self, outcomes: Vec<(String, Outcome)>, report: &mut ReindexReport) -> Result<(), IndexError> {
+    fn record(
+        &mut self,
+        outcomes: Vec<(String, Outcome)>,
+        report: &mut ReindexReport,
+    ) -> Result<(), IndexError> {
         for (id, outcome) in outcomes {
             match outcome {
                 Outcome::Unchanged(new_state) => {
