@@ -6,6 +6,12 @@
 #   3. the MCP conformance suite (`npx conformance server`), with
 #      tests/e2e/conformance-expected-failures.yml naming the scenarios that do not apply
 #   4. SIGTERM stops the server cleanly
+#   5. OAuth, with a second server in GitHub mode (GITHUB_* settings, endpoints pointed at a
+#      stand-in GitHub, tests/e2e/fake-github.mjs, on 127.0.0.1): the TypeScript SDK's OAuth
+#      client (tests/e2e/oauth-client.test.mjs: discovery, registration, consent, GitHub, token,
+#      search, refresh, allow-list refusals) and headless Chromium (tests/e2e/browser.test.mjs,
+#      playwright-core driving /usr/bin/chromium or $CHROMIUM; the consent page's screenshot is
+#      kept as tests/e2e/artifacts/consent.png); then SIGTERM stops that server too
 #
 # Installs what it needs: `npm ci` in tests/e2e (the lockfile brings Node 22 as the npm package
 # `node`, which the conformance suite needs; the SDK test runs on the machine's node), and a venv
@@ -14,7 +20,8 @@
 # part regardless, so one run shows all failures. Logs and conformance results go to
 # tests/e2e/artifacts/.
 #
-# Environment: VAULTMCP_BIN (binary to test), E2E_SKIP_INSTALL=1 (reuse node_modules and .venv).
+# Environment: VAULTMCP_BIN (binary to test), E2E_SKIP_INSTALL=1 (reuse node_modules and .venv),
+# CHROMIUM (browser for the real-browser test; default /usr/bin/chromium, apt-get install chromium).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,7 +83,15 @@ stop_server() {
   fi
   SERVER_PID=
 }
-trap 'stop_server; rm -rf "$TMP"' EXIT
+GH_PID= # the stand-in GitHub of the OAuth part
+stop_github() {
+  if [ -n "${GH_PID:-}" ] && kill -0 "$GH_PID" 2>/dev/null; then
+    kill -TERM "$GH_PID" 2>/dev/null
+    wait "$GH_PID" 2>/dev/null
+  fi
+  GH_PID=
+}
+trap 'stop_server; stop_github; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
 get_health() {
@@ -181,6 +196,100 @@ graceful_stop() {
 }
 run "SIGTERM stops the server" graceful_stop
 
+# --- OAuth: a second server in GitHub mode with a stand-in GitHub ---------------------------
+# `serve` without --no-auth on a loopback bind picks GitHub mode when GITHUB_* are set
+# (auth::choose_mode); VAULTMCP_GITHUB_WEB_URL/API_URL point its GitHub at fake-github.mjs,
+# which signs in FAKE_GITHUB_LOGIN/ID (on the allow-list) unless a test signs in as another.
+stop_server # in case the SIGTERM step failed
+rm -f "$ART/serve-oauth.log" "$ART/fake-github.log" "$ART/reindex-oauth.log"
+OAUTH_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+OAUTH_BASE=http://127.0.0.1:$OAUTH_PORT
+OAUTH_URL=$OAUTH_BASE/mcp
+GH_CLIENT_ID=e2e-client
+GH_CLIENT_SECRET=e2e-secret-$RANDOM$RANDOM
+FAKE_GITHUB_LOGIN=e2e-owner
+FAKE_GITHUB_ID=4242
+
+http_ok() {
+  if command -v curl >/dev/null; then
+    curl -fsS --max-time 2 "$1" >/dev/null 2>&1
+  else
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null
+  fi
+}
+
+start_oauth() {
+  step "start the stand-in GitHub (tests/e2e/fake-github.mjs)"
+  FAKE_GH_CLIENT_ID=$GH_CLIENT_ID FAKE_GH_CLIENT_SECRET=$GH_CLIENT_SECRET \
+    FAKE_GH_LOGIN=$FAKE_GITHUB_LOGIN FAKE_GH_ID=$FAKE_GITHUB_ID \
+    FAKE_GH_CALLBACK_URL=$OAUTH_BASE/oauth/github/callback FAKE_GH_URL_FILE=$TMP/github.json \
+    node "$E2E/fake-github.mjs" >"$ART/fake-github.log" 2>&1 &
+  GH_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s "$TMP/github.json" ] && break
+    kill -0 "$GH_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  FAKE_GITHUB_URL=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$TMP/github.json" 2>/dev/null)
+  if [ -z "$FAKE_GITHUB_URL" ]; then
+    cat "$ART/fake-github.log" >&2
+    echo "e2e: the stand-in GitHub did not start" >&2
+    return 1
+  fi
+  echo "stand-in GitHub at $FAKE_GITHUB_URL"
+
+  step "start vaultmcp serve (GitHub mode) on 127.0.0.1:$OAUTH_PORT"
+  env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG -u GITHUB_ALLOWED_LOGIN RUST_LOG=info NO_COLOR=1 \
+    GITHUB_CLIENT_ID=$GH_CLIENT_ID GITHUB_CLIENT_SECRET=$GH_CLIENT_SECRET \
+    GITHUB_ALLOWED_ID=$FAKE_GITHUB_ID \
+    VAULTMCP_GITHUB_WEB_URL="$FAKE_GITHUB_URL" VAULTMCP_GITHUB_API_URL="$FAKE_GITHUB_URL" \
+    "$VAULTMCP_BIN" serve --bind "127.0.0.1:$OAUTH_PORT" --vault "$ROOT/vault-fixtures" \
+    --data-dir "$TMP/data-oauth" --config "$TMP/config.toml" >"$ART/serve-oauth.log" 2>&1 &
+  SERVER_PID=$!
+  local up=
+  for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    if http_ok "$OAUTH_BASE/healthz"; then
+      up=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ -z "$up" ]; then
+    cat "$ART/serve-oauth.log" >&2
+    echo "e2e: the GitHub-mode server did not answer /healthz within 30 s" >&2
+    return 1
+  fi
+  if ! grep -q 'auth ready mode=GitHub' "$ART/serve-oauth.log"; then
+    cat "$ART/serve-oauth.log" >&2
+    echo "e2e: the server did not start in GitHub mode" >&2
+    return 1
+  fi
+  env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG NO_COLOR=1 "$VAULTMCP_BIN" reindex \
+    --vault "$ROOT/vault-fixtures" --data-dir "$TMP/data-oauth" --config "$TMP/config.toml" \
+    >"$ART/reindex-oauth.log" 2>&1 || {
+    cat "$ART/reindex-oauth.log" >&2
+    echo "e2e: reindex beside the GitHub-mode server failed" >&2
+    return 1
+  }
+}
+
+oauth_env=(env VAULTMCP_OAUTH_URL="$OAUTH_URL" FAKE_GITHUB_ID="$FAKE_GITHUB_ID"
+  FAKE_GITHUB_LOGIN="$FAKE_GITHUB_LOGIN")
+if start_oauth; then
+  oauth_env+=(FAKE_GITHUB_URL="$FAKE_GITHUB_URL")
+  run "OAuth: TypeScript SDK client (discovery, registration, consent, GitHub, token, search, refresh)" \
+    "${oauth_env[@]}" node --test "$E2E/oauth-client.test.mjs"
+  rm -f "$ART/consent.png"
+  run "OAuth: headless Chromium (consent, GitHub, redirect URI, token, search; deny)" \
+    "${oauth_env[@]}" node --test "$E2E/browser.test.mjs"
+  [ -s "$ART/consent.png" ] && echo "consent page screenshot: $ART/consent.png"
+  run "SIGTERM stops the GitHub-mode server" graceful_stop
+else
+  failed+=("OAuth: start the stand-in GitHub and the GitHub-mode server")
+fi
+stop_github
+
 # --- result --------------------------------------------------------------------------------
 step "summary"
 for p in "${passed[@]}"; do echo "  ok    $p"; done
@@ -188,6 +297,10 @@ for f in "${failed[@]}"; do echo "  FAIL  $f"; done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "server log: $ART/serve.log (last lines below)"
   tail -n 30 "$ART/serve.log"
+  if [ -s "$ART/serve-oauth.log" ]; then
+    echo "GitHub-mode server log: $ART/serve-oauth.log (last lines below)"
+    tail -n 30 "$ART/serve-oauth.log"
+  fi
 fi
 echo "e2e took $((SECONDS - started)) s"
 echo "e2e: ${#passed[@]} passed, ${#failed[@]} failed"
