@@ -212,6 +212,8 @@ pub fn open_fresh(config: &Config) -> anyhow::Result<NoteIndex> {
     let index = match NoteIndex::open_existing(&config.data_dir, vault.clone()) {
         // A running server keeps the index current: read it as it is.
         Ok(index) if control::server_running(&config.data_dir) => return Ok(index),
+        // Nothing changed since the last sync: no need for the writer.
+        Ok(index) if index.is_current()? => return Ok(index),
         Ok(index) => index,
         Err(IndexError::Missing(_)) => NoteIndex::open_or_create(&config.data_dir, vault)
             .with_context(|| format!("cannot create the index in {}", config.data_dir.display()))?,

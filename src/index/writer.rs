@@ -463,6 +463,19 @@ fn add_properties(
 }
 
 impl NoteIndex {
+    /// Whether the index holds exactly the vault's notes at their current size and time (a
+    /// walk and a stat per note; no file is read). Cheaper than taking the writer to find out.
+    pub fn is_current(&self) -> Result<bool, IndexError> {
+        let (entries, _) = self.vault().scan();
+        let state = read_state(self)?;
+        Ok(entries.len() == state.len()
+            && entries.iter().all(|e| {
+                state
+                    .get(&e.id)
+                    .is_some_and(|s| s.size == e.state.size && s.mtime_ns == e.state.mtime_ns)
+            }))
+    }
+
     /// Every indexed note id with the content hash it was indexed from, sorted: what tests
     /// compare to tell two indexes hold the same notes.
     pub fn manifest(&self) -> Result<std::collections::BTreeMap<String, u64>, IndexError> {
