@@ -998,19 +998,19 @@ async fn no_auth_passes_everything() {
 
 #[tokio::test]
 async fn loopback_host_guard() {
-    let app = axum::Router::new()
-        .route("/x", axum::routing::get(|| async { "ok" }))
-        .layer(axum::middleware::from_fn(
-            vaultmcp::auth::require_loopback_host,
-        ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // Dev modes answer loopback Host names only, on every route: a tunnel must never expose
+    // them. (The real router's Host policy; GitHub mode also accepts the public host.)
+    let env = Env::start(Options {
+        mode: AuthMode::LocalLogin,
+        ..Options::default()
+    })
+    .await;
     let http = reqwest::Client::new();
     let status = |host: &'static str| {
         let http = http.clone();
+        let url = env.url("/healthz");
         async move {
-            http.get(format!("http://{addr}/x"))
+            http.get(url)
                 .header("host", host)
                 .send()
                 .await

@@ -34,10 +34,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use axum::Router;
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -358,41 +354,6 @@ pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
     Ok(AuthMode::GitHub)
 }
 
-/// Middleware for the dev modes: refuses any request whose `Host` is not a loopback name, so a
-/// tunnel in front of a `--no-auth` or `--local-login` server gets nothing.
-pub async fn require_loopback_host(req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let ok = host
-        .as_deref()
-        .map(host_without_port)
-        .is_some_and(is_loopback_host);
-    if ok {
-        next.run(req).await
-    } else {
-        (
-            StatusCode::FORBIDDEN,
-            "this vaultmcp runs without GitHub sign-in and only answers on loopback host names\n",
-        )
-            .into_response()
-    }
-}
-
-/// `example.com:443` → `example.com`, `[::1]:8787` → `[::1]`.
-fn host_without_port(h: &str) -> &str {
-    if h.starts_with('[') {
-        return h.find(']').map_or(h, |i| &h[..=i]);
-    }
-    match h.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => h,
-    }
-}
-
 /// 32 random bytes, base64url: codes, refresh tokens, states, CSRF tokens, client ids.
 pub(crate) fn random_token() -> String {
     let mut b = [0u8; 32];
@@ -482,14 +443,6 @@ mod tests {
                 choose_mode(&flag(config("0.0.0.0:8787", "http://127.0.0.1:8787", NONE))).is_err()
             );
         }
-    }
-
-    #[test]
-    fn host_port_stripping() {
-        assert_eq!(host_without_port("localhost:8787"), "localhost");
-        assert_eq!(host_without_port("[::1]:8787"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-        assert_eq!(host_without_port("example.com"), "example.com");
     }
 
     #[test]
