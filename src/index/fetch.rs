@@ -9,7 +9,7 @@ use tantivy::query::TermQuery;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
-use super::writer::{stored_str, stored_strs};
+use super::writer::{id_column, stored_str, stored_strs};
 use super::{IndexError, NoteIndex};
 use crate::vault::{Link, ReadError, link_key, obsidian_url, parse_note};
 
@@ -219,14 +219,16 @@ impl NoteIndex {
         let f = self.fields();
         let mut all: Vec<(String, DocAddress)> = Vec::with_capacity(searcher.num_docs() as usize);
         for (ord, seg) in searcher.segment_readers().iter().enumerate() {
-            let Some(ids) = seg.fast_fields().str("id")? else {
+            let Some((ids, names)) = id_column(seg)? else {
                 continue;
             };
             for doc in seg.doc_ids_alive() {
-                if let Some(term) = ids.term_ords(doc).next() {
-                    let mut id = String::new();
-                    ids.ord_to_str(term, &mut id)?;
-                    all.push((id, DocAddress::new(ord as u32, doc)));
+                if let Some(name) = ids
+                    .term_ords(doc)
+                    .next()
+                    .and_then(|t| names.get(t as usize))
+                {
+                    all.push((name.clone(), DocAddress::new(ord as u32, doc)));
                 }
             }
         }
