@@ -8,6 +8,7 @@ mod query;
 mod safe_seek;
 mod schema;
 mod search;
+mod stem;
 mod writer;
 
 use std::path::{Path, PathBuf};
