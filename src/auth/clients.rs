@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::errors::{OAuthError, no_store};
-use super::ratelimit::{Endpoint, client_ip};
+use super::ratelimit::Endpoint;
 use super::store::now;
 use super::{Auth, SCOPE, ct_eq, random_token, sha256_hex};
 use crate::config::is_loopback_host;
@@ -111,12 +111,7 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let ip = client_ip(
-        &headers,
-        connect.as_ref().map(|e| &e.0),
-        auth.settings().trust_forwarded_for,
-    );
-    if !auth.inner.limiter.allow(Endpoint::Register, ip) {
+    if !auth.allow(Endpoint::Register, &headers, &connect) {
         return Err(OAuthError::rate_limited());
     }
     let meta: Value = serde_json::from_slice(&body)

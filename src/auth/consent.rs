@@ -246,12 +246,7 @@ pub async fn authorize_get(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let ip = client_ip(
-        &headers,
-        connect.as_ref().map(|e| &e.0),
-        auth.settings().trust_forwarded_for,
-    );
-    if !auth.inner.limiter.allow(Endpoint::Authorize, ip) {
+    if !auth.allow(Endpoint::Authorize, &headers, &connect) {
         return PageError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -284,12 +279,7 @@ pub async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ip = client_ip(
-        &headers,
-        connect.as_ref().map(|e| &e.0),
-        auth.settings().trust_forwarded_for,
-    );
-    if !auth.inner.limiter.allow(Endpoint::Authorize, ip) {
+    if !auth.allow(Endpoint::Authorize, &headers, &connect) {
         return PageError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -307,6 +297,11 @@ pub async fn authorize_post(
         _ => false,
     };
     if !csrf_ok {
+        let ip = client_ip(
+            &headers,
+            connect.as_ref().map(|e| &e.0),
+            auth.settings().trust_forwarded_for,
+        );
         tracing::warn!(%ip, "consent form refused: CSRF token missing or wrong");
         return PageError::new(StatusCode::FORBIDDEN, "invalid_request", "The form's security token is missing or does not match. Go back to the app and start the connection again.")
             .into_response();

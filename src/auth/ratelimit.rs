@@ -70,6 +70,18 @@ impl RateLimiter {
     }
 }
 
+impl super::Auth {
+    /// Whether the client behind this request may call `endpoint` now (and counts the call).
+    pub(crate) fn allow(&self, endpoint: Endpoint, headers: &HeaderMap, connect: &Peer) -> bool {
+        let ip = client_ip(
+            headers,
+            connect.as_ref().map(|e| &e.0),
+            self.settings().trust_forwarded_for,
+        );
+        self.inner.limiter.allow(endpoint, ip)
+    }
+}
+
 /// The client's address: the first `X-Forwarded-For` hop when trusted, else the TCP peer.
 pub fn client_ip(
     headers: &HeaderMap,

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use super::clients::{Client, authenticate, touch};
 use super::consent::{AuthzRequest, parse_params};
 use super::errors::{OAuthError, no_store};
-use super::ratelimit::{Endpoint, client_ip};
+use super::ratelimit::Endpoint;
 use super::store::{now, now_ms};
 use super::{Auth, AuthMode, random_token, sha256_hex};
 
@@ -108,12 +108,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let ip = client_ip(
-        &headers,
-        connect.as_ref().map(|e| &e.0),
-        auth.settings().trust_forwarded_for,
-    );
-    if !auth.inner.limiter.allow(Endpoint::Token, ip) {
+    if !auth.allow(Endpoint::Token, &headers, &connect) {
         return Err(OAuthError::rate_limited());
     }
     let form = form_body(&headers, &body)?;
