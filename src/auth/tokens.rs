@@ -101,6 +101,19 @@ struct Issued {
     refresh_token: String,
 }
 
+/// The optional `resource` of a token request (RFC 8707), which must name this server.
+fn form_resource(
+    auth: &Auth,
+    form: &HashMap<String, String>,
+) -> Result<Option<String>, OAuthError> {
+    form.get("resource")
+        .map(|r| {
+            auth.check_resource(Some(r))
+                .ok_or_else(|| OAuthError::invalid_target("resource must be this server's MCP URL"))
+        })
+        .transpose()
+}
+
 /// `POST /token`.
 pub async fn token(
     State(auth): State<Auth>,
@@ -175,13 +188,7 @@ async fn authorization_code(
     let verifier = form.get("code_verifier").cloned().ok_or_else(|| {
         OAuthError::invalid_request("code_verifier is missing (PKCE is required)")
     })?;
-    let resource =
-        match form.get("resource") {
-            Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| {
-                OAuthError::invalid_target("resource must be this server's MCP URL")
-            })?),
-            None => None,
-        };
+    let resource = form_resource(auth, form)?;
     let redirect_uri = form.get("redirect_uri").cloned();
     let client_id = client.client_id.clone();
     let hash = sha256_hex(&code);
@@ -261,13 +268,7 @@ async fn refresh(
         .get("refresh_token")
         .cloned()
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-    let resource =
-        match form.get("resource") {
-            Some(r) => Some(auth.check_resource(Some(r)).ok_or_else(|| {
-                OAuthError::invalid_target("resource must be this server's MCP URL")
-            })?),
-            None => None,
-        };
+    let resource = form_resource(auth, form)?;
     let requested_scope = form.get("scope").cloned();
     let client_id = client.client_id.clone();
     let hash = sha256_hex(&token);
