@@ -171,12 +171,26 @@ impl NoteIndex {
         let mut snippets = SnippetGenerator::create(&searcher, &query, f.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
         let vault_name = self.vault().name();
+        let mut snippet_stems = words.clone();
+        for c in &parsed.must {
+            if let Clause::Phrase(p) = c {
+                snippet_stems.extend(schema::tokens(&mut analyzer, p).into_iter().map(|(_, t)| t));
+            }
+        }
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
             let id = stored_str(&doc, f.id).unwrap_or_default();
             let body = stored_str(&doc, f.body).unwrap_or_default();
-            let snippet = snippets.snippet(&body);
+            // Analyse only the neighbourhood of the first match when one is easy to find; the
+            // whole note when not (or when that window has no match after all).
+            let (offset, window) = snippet_window(&body, &snippet_stems);
+            let mut snippet = snippets.snippet(window);
+            let mut offset = offset;
+            if snippet.is_empty() && window.len() < body.len() {
+                snippet = snippets.snippet(&body);
+                offset = 0;
+            }
             let headings: Vec<(usize, u8, String)> = stored_str(&doc, f.headings_json)
                 .and_then(|j| serde_json::from_str(&j).ok())
                 .unwrap_or_default();
@@ -186,7 +200,7 @@ impl NoteIndex {
                     best_heading_by_words(&headings, &words, &mut analyzer),
                 )
             } else {
-                let start = snippet.fragment_range().start;
+                let start = offset + snippet.fragment_range().start;
                 (
                     bold(&snippet),
                     heading_before(&headings, start)
@@ -434,6 +448,37 @@ fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Optio
         })
         .collect();
     Some(Box::new(BooleanQuery::new(subs)))
+}
+
+/// Where the snippet generator should look: a window around the first place one of the query's
+/// stems appears (ASCII case-insensitively; a stem is a prefix of most forms of its word), with
+/// its byte offset in `body`; the whole text when the note is short or nothing is found.
+/// Analysing a window instead of a long note is most of the cost of a search.
+fn snippet_window<'a>(body: &'a str, stems: &[String]) -> (usize, &'a str) {
+    const BEFORE: usize = 400;
+    const AFTER: usize = 800;
+    if body.len() <= BEFORE + AFTER {
+        return (0, body);
+    }
+    let hay = body.as_bytes();
+    let first = stems
+        .iter()
+        .filter(|s| s.len() >= 3)
+        .filter_map(|s| {
+            hay.windows(s.len())
+                .position(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+        })
+        .min();
+    let Some(at) = first else { return (0, body) };
+    let mut start = at.saturating_sub(BEFORE);
+    while !body.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (at + AFTER).min(body.len());
+    while !body.is_char_boundary(end) {
+        end += 1;
+    }
+    (start, &body[start..end])
 }
 
 /// The snippet with its matches in `**bold**`, on one line.
