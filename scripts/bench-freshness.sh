@@ -32,41 +32,15 @@ set -euo pipefail
 
 ORIG_PWD=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$PWD
-
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+bench_init bench-freshness
 EDITS=${EDITS:-50}
 NOTES=${NOTES:-10000}
 BIG_NOTES=${BIG_NOTES:-100000}
-SEED=${BENCH_SEED:-1}
-BENCH_DIR=${BENCH_DIR:-target/bench}
-case "$BENCH_DIR" in /*) ;; *) BENCH_DIR="$ROOT/$BENCH_DIR" ;; esac
-mkdir -p "$BENCH_DIR"
-say() { echo "bench-freshness: $*" >&2; }
 
 # --- binary and vaults -----------------------------------------------------------------------
-if [[ -n "${VAULTMCP_BIN:-}" ]]; then
-  case "$VAULTMCP_BIN" in /*) BIN=$VAULTMCP_BIN ;; *) BIN="$ORIG_PWD/$VAULTMCP_BIN" ;; esac
-else
-  say "building the release binary"
-  cargo build --release --quiet --bin vaultmcp >&2
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vaultmcp"
-fi
-[[ -x "$BIN" ]] || { say "$BIN is not executable"; exit 2; }
-
-# ensure_vault N -> prints the path of a pristine N-note vault, generating it unless cached
-ensure_vault() {
-  local n=$1 v="$BENCH_DIR/vault-$1-seed$SEED" want
-  want="notes=$n seed=$SEED gen=$(sha256sum "$ROOT/scripts/gen-vault" | cut -c1-16)"
-  if [[ -f "$v.stamp" && "$(cat "$v.stamp")" == "$want" && -d "$v/research" ]]; then
-    say "using cached $v"
-  else
-    say "generating a $n-note vault in $v"
-    rm -rf "$v" "$v.stamp"
-    python3 "$ROOT/scripts/gen-vault" "$v" --notes "$n" --seed "$SEED" >&2
-    echo "$want" >"$v.stamp"
-  fi
-  printf '%s\n' "$v"
-}
+bench_binary
 
 RUN=$(mktemp -d "$BENCH_DIR/freshness-run.XXXXXX")
 PID=""

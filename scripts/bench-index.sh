@@ -21,27 +21,13 @@ set -euo pipefail
 
 ORIG_PWD=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$PWD
-
-BENCH_DIR=${BENCH_DIR:-target/bench}
-case "$BENCH_DIR" in /*) ;; *) BENCH_DIR="$ROOT/$BENCH_DIR" ;; esac
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+bench_init bench
 SIZES=${BENCH_SIZES:-10000 100000}
-SEED=${BENCH_SEED:-1}
 RUNS=${SEARCH_RUNS:-7}
-mkdir -p "$BENCH_DIR"
 
-if [[ -n "${VAULTMCP_BIN:-}" ]]; then
-    case "$VAULTMCP_BIN" in
-        /*) BIN=$VAULTMCP_BIN ;;
-        */*) BIN="$ORIG_PWD/$VAULTMCP_BIN" ;;
-        *) BIN=$(command -v "$VAULTMCP_BIN" || echo "$ORIG_PWD/$VAULTMCP_BIN") ;;
-    esac
-else
-    echo "bench: building target/release/vaultmcp" >&2
-    cargo build --release --quiet >&2
-    BIN="$ROOT/target/release/vaultmcp"
-fi
-[[ -x "$BIN" ]] || { echo "bench: $BIN is not executable" >&2; exit 2; }
+bench_binary
 
 if [[ -z "${BENCH_NO_GNU_TIME:-}" && -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1; then
     HAVE_GNU_TIME=1
@@ -77,21 +63,6 @@ run_timed() {
         echo "bench: '$*' failed; its output:" >&2
         tail -n 5 "$out" >&2
     fi
-}
-
-# ensure_vault N -> prints the vault path, generating it unless a matching one is cached
-ensure_vault() {
-    local n=$1 v="$BENCH_DIR/vault-$1-seed$SEED"
-    local stamp="$v.stamp" want
-    want="notes=$n seed=$SEED gen=$(sha256sum "$ROOT/scripts/gen-vault" | cut -c1-16)"
-    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$v/research" ]]; then
-        echo "bench: using cached $v" >&2
-    else
-        rm -rf "$v" "$stamp"
-        python3 "$ROOT/scripts/gen-vault" "$v" --notes "$n" --seed "$SEED" >&2
-        echo "$want" >"$stamp"
-    fi
-    printf '%s\n' "$v"
 }
 
 # pick_queries VAULT -> ~20 queries (one per line) drawn from words that occur in the vault:

@@ -24,17 +24,13 @@ set -euo pipefail
 
 ORIG_PWD=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-ROOT=$PWD
-
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+bench_init bench-serve
 DURATION=${DURATION:-30}
 CLIENTS=${CLIENTS:-16}
 WRK_THREADS=${WRK_THREADS:-2}
 NOTES=${NOTES:-10000}
-SEED=${BENCH_SEED:-1}
-BENCH_DIR=${BENCH_DIR:-target/bench}
-case "$BENCH_DIR" in /*) ;; *) BENCH_DIR="$ROOT/$BENCH_DIR" ;; esac
-mkdir -p "$BENCH_DIR"
-say() { echo "bench-serve: $*" >&2; }
 
 if ! command -v wrk >/dev/null; then
   say "installing wrk (Debian package)"
@@ -45,25 +41,8 @@ fi
 command -v curl >/dev/null || { say "curl is needed: apt-get install curl"; exit 2; }
 
 # --- binary and vault ----------------------------------------------------------------------
-if [[ -n "${VAULTMCP_BIN:-}" ]]; then
-  case "$VAULTMCP_BIN" in /*) BIN=$VAULTMCP_BIN ;; *) BIN="$ORIG_PWD/$VAULTMCP_BIN" ;; esac
-else
-  say "building the release binary"
-  cargo build --release --quiet --bin vaultmcp >&2
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vaultmcp"
-fi
-[[ -x "$BIN" ]] || { say "$BIN is not executable"; exit 2; }
-
-VAULT="$BENCH_DIR/vault-$NOTES-seed$SEED"
-want="notes=$NOTES seed=$SEED gen=$(sha256sum "$ROOT/scripts/gen-vault" | cut -c1-16)"
-if [[ -f "$VAULT.stamp" && "$(cat "$VAULT.stamp")" == "$want" && -d "$VAULT/research" ]]; then
-  say "reusing $VAULT"
-else
-  say "generating a $NOTES-note vault in $VAULT"
-  rm -rf "$VAULT" "$VAULT.stamp"
-  python3 "$ROOT/scripts/gen-vault" "$VAULT" --notes "$NOTES" --seed "$SEED" >&2
-  echo "$want" >"$VAULT.stamp"
-fi
+bench_binary
+VAULT=$(ensure_vault "$NOTES")
 
 # --- server --------------------------------------------------------------------------------
 RUN=$(mktemp -d "$BENCH_DIR/serve-run.XXXXXX")
@@ -94,7 +73,7 @@ env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG NO_COLOR=1 "$BIN" reindex --vault 
   --data-dir "$RUN/data" --config "$RUN/config.toml" >"$RUN/reindex.log" 2>&1 ||
   { cat "$RUN/reindex.log" >&2; say "reindex beside the server failed"; exit 1; }
 curl -fsS "$BASE/healthz" >"$RUN/health.json"
-grep -q "\"notes\":$NOTES[,}]" "$RUN/health.json" ||
+grep -q "\"notes\":${NOTES}[,}]" "$RUN/health.json" ||
   say "warning: healthz reports $(cat "$RUN/health.json"), expected $NOTES notes"
 startup=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }')
 say "ready in ${startup} s: $(cat "$RUN/health.json")"
