@@ -239,6 +239,16 @@ pub async fn validate(
     ))
 }
 
+/// The page for a client address over the `/authorize` rate limit.
+fn too_many_attempts() -> Response {
+    PageError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        "Too many sign-in attempts from this address. Wait a minute and try again.",
+    )
+    .into_response()
+}
+
 /// `GET /authorize`.
 pub async fn authorize_get(
     State(auth): State<Auth>,
@@ -247,12 +257,7 @@ pub async fn authorize_get(
     RawQuery(q): RawQuery,
 ) -> Response {
     if !auth.allow(Endpoint::Authorize, &headers, &connect) {
-        return PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "Too many sign-in attempts from this address. Wait a minute and try again.",
-        )
-        .into_response();
+        return too_many_attempts();
     }
     let params = match parse_params(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
@@ -280,12 +285,7 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> Response {
     if !auth.allow(Endpoint::Authorize, &headers, &connect) {
-        return PageError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "Too many sign-in attempts from this address. Wait a minute and try again.",
-        )
-        .into_response();
+        return too_many_attempts();
     }
     let params = match parse_params(&body) {
         Ok(p) => p,
