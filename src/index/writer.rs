@@ -446,7 +446,11 @@ fn add_properties(
     f: &schema::Fields,
     props: &serde_json::Map<String, serde_json::Value>,
 ) {
-    let mut analyzer = schema::analyzer();
+    thread_local! {
+        // Built once per thread: an analyzer carries its stop word set.
+        static ANALYZER: std::cell::RefCell<tantivy::tokenizer::TextAnalyzer> =
+            std::cell::RefCell::new(schema::analyzer());
+    }
     let mut stack: Vec<(String, &serde_json::Value)> =
         props.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
     while let Some((key, value)) = stack.pop() {
@@ -474,7 +478,8 @@ fn add_properties(
                     f.prop_kv,
                     format!("{key}{PROP_SEP}{}", text.trim().to_lowercase()),
                 );
-                for (_, tok) in schema::tokens(&mut analyzer, &text) {
+                let tokens = ANALYZER.with(|a| schema::tokens(&mut a.borrow_mut(), &text));
+                for (_, tok) in tokens {
                     doc.add_text(f.prop_kv, format!("{key}{PROP_SEP}{tok}"));
                 }
                 if !matches!(key.as_str(), "title" | "id" | "aliases" | "tags") {
