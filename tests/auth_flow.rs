@@ -145,35 +145,21 @@ async fn whole_flow_register_to_restart() {
     let pkce_b = Pkce::new();
     let code_b = env.login(&client, &pkce_b).await;
     let (_, tb) = env.exchange(&client, &code_b, &pkce_b.verifier).await;
-    let r = env
-        .browser
-        .http
-        .post(env.url("/revoke"))
-        .form(&[
-            ("token", tb["refresh_token"].as_str().unwrap()),
-            ("client_id", &client.client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        env.revoke(&client, tb["refresh_token"].as_str().unwrap())
+            .await,
+        200
+    );
     let (status, e) = env
         .refresh(&client, tb["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     // Revoking an access token makes the MCP route refuse it.
-    let r = env
-        .browser
-        .http
-        .post(env.url("/revoke"))
-        .form(&[
-            ("token", tb["access_token"].as_str().unwrap()),
-            ("client_id", &client.client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        env.revoke(&client, tb["access_token"].as_str().unwrap())
+            .await,
+        200
+    );
     assert_eq!(
         env.mcp("/mcp", tb["access_token"].as_str()).await.status(),
         401

@@ -94,11 +94,12 @@ impl TestServer {
 
     /// `initialize` with `version` and the `notifications/initialized` that follows it.
     async fn session(&self, version: &str) -> Session {
-        let reply = self
-            .post("/mcp", &initialize(version))
-            .send()
-            .await
-            .unwrap();
+        self.session_at("/mcp", version).await
+    }
+
+    /// [`TestServer::session`] on another MCP path (the server also answers at `/`).
+    async fn session_at(&self, path: &str, version: &str) -> Session {
+        let reply = self.post(path, &initialize(version)).send().await.unwrap();
         assert_eq!(reply.status(), StatusCode::OK, "initialize {version}");
         let id = reply
             .headers()
@@ -114,7 +115,8 @@ impl TestServer {
             version: version.to_owned(),
         };
         let ack = self
-            .session_post(
+            .session_post_at(
+                path,
                 &session,
                 &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
             )
@@ -126,7 +128,11 @@ impl TestServer {
     }
 
     fn session_post(&self, s: &Session, body: &Value) -> reqwest::RequestBuilder {
-        self.post("/mcp", body)
+        self.session_post_at("/mcp", s, body)
+    }
+
+    fn session_post_at(&self, path: &str, s: &Session, body: &Value) -> reqwest::RequestBuilder {
+        self.post(path, body)
             .header("mcp-session-id", &s.id)
             .header("mcp-protocol-version", &s.version)
     }
@@ -862,40 +868,11 @@ async fn stateless_2026_07_28_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_root_works_like_mcp() {
     let t = TestServer::fixtures().await;
-    let reply = t.post("/", &initialize(LATEST)).send().await.unwrap();
-    assert_eq!(reply.status(), StatusCode::OK);
-    let id = reply.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let (_, msg) = read_message(reply).await;
-    assert_eq!(msg["result"]["protocolVersion"], LATEST);
-
     // The session is shared by both paths: initialized on `/`, call on `/`.
-    let s = Session {
-        id,
-        version: LATEST.into(),
-    };
-    let ack = t
-        .post(
-            "/",
-            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        )
-        .header("mcp-session-id", &s.id)
-        .header("mcp-protocol-version", LATEST)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ack.status(), StatusCode::ACCEPTED);
+    let s = t.session_at("/", LATEST).await;
     let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": {"name": "search", "arguments": {"query": "Zettelkasten"}}});
-    let reply = t
-        .post("/", &body)
-        .header("mcp-session-id", &s.id)
-        .header("mcp-protocol-version", LATEST)
-        .send()
-        .await
-        .unwrap();
+    let reply = t.session_post_at("/", &s, &body).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
     let (_, msg) = read_message(reply).await;
     check_search_shape(&msg["result"]);

@@ -330,6 +330,19 @@ impl Env {
         (c, t)
     }
 
+    /// Revokes a token (RFC 7009) as a public client; the status.
+    pub async fn revoke(&self, c: &Client, token: &str) -> u16 {
+        self.browser
+            .http
+            .post(self.url("/revoke"))
+            .form(&[("token", token), ("client_id", &c.client_id)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Calls the MCP server (an `initialize`) with a bearer token.
     pub async fn mcp(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -7,34 +7,13 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { chatgptPayload, checkSearchShape } from './chatgpt-shapes.mjs';
+
 const URL_ = process.env.VAULTMCP_URL;
 if (!URL_) {
   throw new Error('set VAULTMCP_URL to the server MCP endpoint, e.g. http://127.0.0.1:8787/mcp');
 }
 
-/** The one text item of a tool result, parsed; checks structuredContent is the same object. */
-function chatgptPayload(result) {
-  assert.equal(result.isError ?? false, false, JSON.stringify(result));
-  assert.equal(result.content.length, 1, 'exactly one content item');
-  assert.equal(result.content[0].type, 'text');
-  const parsed = JSON.parse(result.content[0].text);
-  assert.deepEqual(result.structuredContent, parsed, 'structuredContent equals the text JSON');
-  return parsed;
-}
-
-function checkSearchShape(result) {
-  const parsed = chatgptPayload(result);
-  assert.deepEqual(Object.keys(parsed), ['results']);
-  assert.ok(Array.isArray(parsed.results));
-  assert.ok(parsed.results.length <= 10, `at most 10 hits, got ${parsed.results.length}`);
-  for (const hit of parsed.results) {
-    assert.deepEqual(Object.keys(hit).sort(), ['id', 'snippet', 'title', 'url']);
-    for (const k of ['id', 'title', 'url', 'snippet']) assert.equal(typeof hit[k], 'string', k);
-    assert.match(hit.id, /\.md$/);
-    assert.match(hit.url, /^obsidian:\/\/open\?vault=vault-fixtures&file=/);
-  }
-  return parsed.results;
-}
 
 describe('vaultmcp with @modelcontextprotocol/sdk (Streamable HTTP)', () => {
   let client;
