@@ -66,6 +66,7 @@ pub struct FileConfig {
     pub access_token_ttl_secs: Option<u64>,
     pub refresh_token_ttl_secs: Option<u64>,
     pub trust_forwarded_for: Option<bool>,
+    pub allow_loopback_fetch: Option<bool>,
     pub log_json: Option<bool>,
 }
 
@@ -119,6 +120,10 @@ pub struct Config {
     pub refresh_token_ttl_secs: u64,
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (default false).
     pub trust_forwarded_for: bool,
+    /// Fetch client metadata documents and key sets over http from loopback addresses
+    /// (`VAULTMCP_ALLOW_LOOPBACK_FETCH`; tests and local development; `serve` refuses it unless
+    /// the public URL is loopback). Default false.
+    pub allow_loopback_fetch: bool,
     /// Log JSON lines instead of text (default false).
     pub log_json: bool,
 }
@@ -289,6 +294,9 @@ impl Config {
             )?,
             trust_forwarded_for: env_bool("VAULTMCP_TRUST_FORWARDED_FOR")
                 .or(file.trust_forwarded_for)
+                .unwrap_or(false),
+            allow_loopback_fetch: env_bool("VAULTMCP_ALLOW_LOOPBACK_FETCH")
+                .or(file.allow_loopback_fetch)
                 .unwrap_or(false),
             log_json: env_bool("VAULTMCP_LOG_JSON")
                 .or(file.log_json)

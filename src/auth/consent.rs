@@ -15,9 +15,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::clients::{Client, find_client, validate_redirect_uri};
+use super::clients::{Client, find_client};
 use super::errors::{PageError, escape_html, page_headers};
 use super::ratelimit::{Endpoint, client_ip};
+use super::redirect::validate_redirect_uri;
 use super::tokens::{Identity, issue_code};
 use super::{Auth, AuthMode, SCOPE, ct_eq, random_token};
 

@@ -24,7 +24,13 @@ pub fn protected_resource_document(auth: &Auth, resource: &str) -> Value {
 /// The authorization-server metadata.
 pub fn authorization_server_document(auth: &Auth) -> Value {
     let base = auth.issuer();
-    let auth_methods = ["none", "client_secret_basic", "client_secret_post"];
+    let auth_methods = [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    let signing_algs = super::assertion::ALGORITHMS;
     json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
@@ -38,7 +44,9 @@ pub fn authorization_server_document(auth: &Auth) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": signing_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,
     })

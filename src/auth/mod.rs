@@ -16,14 +16,19 @@
 //! [`crate::config`]); errors before the client's redirect URI is trusted are HTML pages, never
 //! redirects.
 
+pub mod assertion;
 pub mod bearer;
+pub mod cimd;
+pub mod client_keys;
 pub mod clients;
 pub mod consent;
 pub mod errors;
+pub mod fetch;
 pub mod github;
 pub mod keys;
 pub mod metadata;
 pub mod ratelimit;
+pub mod redirect;
 pub mod store;
 pub mod tokens;
 
@@ -76,9 +81,13 @@ pub struct AuthSettings {
     pub refresh_token_ttl: Duration,
     /// Trust the first `X-Forwarded-For` hop as the client address (rate limits).
     pub trust_forwarded_for: bool,
-    /// Test-only: let Client ID Metadata Document fetches reach loopback and private addresses
-    /// (and plain http on loopback).
-    pub cimd_allow_private: bool,
+    /// `VAULTMCP_ALLOW_LOOPBACK_FETCH`: metadata documents and client key sets may be fetched
+    /// over http from loopback addresses (tests and local development; [`choose_mode`] refuses
+    /// it unless the public URL is loopback).
+    pub allow_loopback_fetch: bool,
+    /// A client's key set is never fetched more often than this ([`client_keys::MIN_REFETCH`];
+    /// tests shorten it).
+    pub client_key_refetch: Duration,
     /// Lifetime of an authorization code (60 s; tests shorten it).
     pub code_ttl: Duration,
 }
@@ -93,7 +102,8 @@ impl AuthSettings {
             access_token_ttl: Duration::from_secs(c.access_token_ttl_secs),
             refresh_token_ttl: Duration::from_secs(c.refresh_token_ttl_secs),
             trust_forwarded_for: c.trust_forwarded_for,
-            cimd_allow_private: false,
+            allow_loopback_fetch: c.allow_loopback_fetch,
+            client_key_refetch: client_keys::MIN_REFETCH,
             code_ttl: Duration::from_secs(60),
         }
     }
@@ -115,7 +125,9 @@ pub(crate) struct Inner {
     /// For GitHub and CIMD fetches; never follows redirects.
     pub http: reqwest::Client,
     pub limiter: ratelimit::RateLimiter,
-    pub cimd_cache: Mutex<HashMap<String, clients::CachedDocument>>,
+    pub cimd_cache: cimd::DocumentCache,
+    /// Key sets of `private_key_jwt` clients.
+    pub client_keys: client_keys::KeyCache,
     /// Revoked access-token ids with their expiry (mirrors the `revoked_jti` table).
     pub revoked: Mutex<HashMap<String, i64>>,
 }
@@ -146,6 +158,7 @@ impl Auth {
                 [store::now_ms() - 3_600_000],
             )?;
             conn.execute("DELETE FROM pending_logins WHERE expires_at < ?1", [now])?;
+            conn.execute("DELETE FROM assertion_jti WHERE expires_at < ?1", [now])?;
             let mut stmt = conn.prepare("SELECT jti, expires_at FROM revoked_jti")?;
             let revoked = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
@@ -170,7 +183,8 @@ impl Auth {
                 keys_loaded: Mutex::new(Instant::now()),
                 http,
                 limiter: ratelimit::RateLimiter::default(),
-                cimd_cache: Mutex::new(HashMap::new()),
+                cimd_cache: cimd::DocumentCache::default(),
+                client_keys: client_keys::KeyCache::default(),
                 revoked: Mutex::new(revoked),
             }),
         })
@@ -291,6 +305,17 @@ pub fn rotate_keys(data_dir: &Path) -> anyhow::Result<String> {
 pub fn choose_mode(c: &Config) -> anyhow::Result<AuthMode> {
     let loopback =
         c.bind.ip().is_loopback() && c.public_url.host_str().is_some_and(is_loopback_host);
+    if c.allow_loopback_fetch {
+        if !c.public_url.host_str().is_some_and(is_loopback_host) {
+            bail!(
+                "VAULTMCP_ALLOW_LOOPBACK_FETCH is for tests and local development only and needs a loopback public URL (got {}); unset it",
+                c.public_url
+            );
+        }
+        tracing::warn!(
+            "VAULTMCP_ALLOW_LOOPBACK_FETCH is set: client metadata documents and key sets may be fetched over http from loopback addresses (tests and local development only)"
+        );
+    }
     let gh = &c.github;
     if c.no_auth || c.local_login {
         let flag = if c.no_auth {
@@ -399,6 +424,7 @@ mod tests {
             access_token_ttl_secs: 3600,
             refresh_token_ttl_secs: 3600,
             trust_forwarded_for: false,
+            allow_loopback_fetch: false,
             log_json: false,
         }
     }
@@ -443,6 +469,23 @@ mod tests {
                 choose_mode(&flag(config("0.0.0.0:8787", "http://127.0.0.1:8787", NONE))).is_err()
             );
         }
+    }
+
+    #[test]
+    fn loopback_fetch_switch_needs_a_loopback_public_url() {
+        const FULL: (bool, bool, &[u64], &[&str]) = (true, true, &[42], &[]);
+        let with_switch = |bind: &str, public: &str| {
+            let mut c = config(bind, public, FULL);
+            c.allow_loopback_fetch = true;
+            choose_mode(&c)
+        };
+        assert!(with_switch("127.0.0.1:8787", "http://127.0.0.1:8787").is_ok());
+        assert!(with_switch("127.0.0.1:8787", "http://localhost:8787").is_ok());
+        let e = with_switch("127.0.0.1:8787", "https://abc.trycloudflare.com")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULTMCP_ALLOW_LOOPBACK_FETCH"), "{e}");
+        assert!(with_switch("0.0.0.0:8787", "https://notes.example.com").is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The authorization server's durable state: one SQLite file, `<data-dir>/auth.sqlite3`.
 //!
 //! Holds signing keys, registered clients, authorization codes, grants (refresh-token families),
-//! refresh tokens, consents and revoked access-token ids. Schema changes are numbered
+//! refresh tokens, consents, revoked access-token ids and spent client-assertion ids. Schema changes are numbered
 //! migrations keyed on `PRAGMA user_version`. The connection sits behind a `Mutex` and every
 //! use runs on the blocking thread pool, so no async task ever waits on disk I/O.
 //!
@@ -86,6 +86,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE revoked_jti (
         jti TEXT PRIMARY KEY,
         expires_at INTEGER NOT NULL
+    );",
+    // 2: RFC 7523 client assertions already used, kept until they expire.
+    "CREATE TABLE assertion_jti (
+        client_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, jti)
     );",
 ];
 

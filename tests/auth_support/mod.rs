@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod chatgpt;
 pub mod github;
 
 use std::collections::HashMap;
@@ -56,7 +57,9 @@ pub struct Options {
     pub allowed_logins: Vec<String>,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
-    pub cimd_allow_private: bool,
+    pub allow_loopback_fetch: bool,
+    /// How often a client key set may be fetched again.
+    pub client_key_refetch: Duration,
     /// The stand-in GitHub's account.
     pub gh_login: String,
     pub gh_id: u64,
@@ -70,7 +73,8 @@ impl Default for Options {
             allowed_logins: vec![],
             code_ttl: Duration::from_secs(60),
             access_ttl: Duration::from_secs(3600),
-            cimd_allow_private: false,
+            allow_loopback_fetch: false,
+            client_key_refetch: Duration::from_secs(30),
             gh_login: "alice".into(),
             gh_id: 42,
         }
@@ -116,7 +120,8 @@ pub fn settings_for(
         access_token_ttl: opts.access_ttl,
         refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
         trust_forwarded_for: false,
-        cimd_allow_private: opts.cimd_allow_private,
+        allow_loopback_fetch: opts.allow_loopback_fetch,
+        client_key_refetch: opts.client_key_refetch,
         code_ttl: opts.code_ttl,
     }
 }
@@ -358,6 +363,52 @@ impl Env {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
+    }
+
+    /// Calls an MCP tool with a bearer token, the way a session client does (`initialize`,
+    /// `notifications/initialized`, `tools/call`); returns the `tools/call` result.
+    pub async fn mcp_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let init = self.mcp("/mcp", Some(token)).await;
+        assert_eq!(init.status(), 200, "initialize with the token");
+        let session = init
+            .headers()
+            .get("mcp-session-id")
+            .expect("a session id")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let post = |body: Value| {
+            self.browser
+                .http
+                .post(self.url("/mcp"))
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", &session)
+                .header("mcp-protocol-version", "2025-06-18")
+                .bearer_auth(token)
+                .json(&body)
+        };
+        let ack = post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ack.status(), 202);
+        let r = post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200, "tools/call {name}");
+        let body = r.text().await.unwrap();
+        // The reply is one SSE event (or plain JSON): the JSON-RPC response with id 2.
+        let msg = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .chain(std::iter::once(body.as_str()))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| m["id"] == 2)
+            .unwrap_or_else(|| panic!("no tools/call response in {body}"));
+        assert!(msg.get("error").is_none(), "{msg}");
+        msg["result"].clone()
     }
 
     /// The active signing key as stored (kid, PKCS#8 DER), for tests that forge tokens.
