@@ -83,7 +83,29 @@ impl Server {
             });
         }
         let shutdown = CancellationToken::new();
-        control::serve(&config.data_dir, writer.clone(), shutdown.child_token()).await?;
+        // The auth store is opened once the port is known (below); until then there is nothing
+        // to reload.
+        let auth_slot: Arc<std::sync::OnceLock<Auth>> = Arc::default();
+        let on_auth_changed: control::OnAuthChanged = {
+            let slot = auth_slot.clone();
+            Arc::new(move || {
+                let auth = slot.get().cloned();
+                Box::pin(async move {
+                    if let Some(auth) = auth
+                        && let Err(e) = auth.reload_revocations().await
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot reload revocations");
+                    }
+                })
+            })
+        };
+        control::serve(
+            &config.data_dir,
+            writer.clone(),
+            Some(on_auth_changed),
+            shutdown.child_token(),
+        )
+        .await?;
         let watcher = match start_watcher(vault, writer.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -138,6 +160,7 @@ impl Server {
                     config.data_dir.display()
                 )
             })?;
+        let _ = auth_slot.set(auth.clone());
         match mode {
             AuthMode::NoAuth => {
                 tracing::warn!(

@@ -5,6 +5,9 @@
 //! resource_metadata="<public-url>/.well-known/oauth-protected-resource[/mcp]",
 //! scope="notes:read"` (plus `error="invalid_token"` when a token was presented), or 403
 //! `insufficient_scope`. The user ends up in the request extensions as [`AuthUser`].
+//!
+//! Personal access tokens (`vmcp_…`) are accepted here too, with scope `notes:read`; the OAuth
+//! endpoints never accept them.
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -58,6 +61,11 @@ pub async fn require_bearer(State(auth): State<Auth>, mut req: Request, next: Ne
             "a bearer token is required",
         );
     };
+    if let Some(user) = personal_token(&auth, &token) {
+        tracing::debug!(token = %user.login, path = %path, "personal access token ok");
+        req.extensions_mut().insert(user);
+        return next.run(req).await;
+    }
     let claims = match verify_access_token(&auth, &token).await {
         Ok(c) => c,
         Err(e) => {
@@ -91,6 +99,31 @@ pub async fn require_bearer(State(auth): State<Auth>, mut req: Request, next: Ne
     tracing::debug!(sub = %user.sub, login = %user.login, client_id = %user.client_id, path = %path, "bearer ok");
     req.extensions_mut().insert(user);
     next.run(req).await
+}
+
+/// A personal access token (`vmcp_…`, `vaultmcp token create`), checked against the in-memory
+/// set of usable tokens: scope `notes:read`, subject `token:<name>`.
+fn personal_token(auth: &Auth, token: &str) -> Option<AuthUser> {
+    if !token.starts_with(super::pat::PREFIX) {
+        return None;
+    }
+    let hash = super::sha256_hex(token);
+    let now = super::store::now();
+    let pat = auth.inner.revocations.pat(&hash, now)?;
+    if auth.inner.revocations.should_touch(&hash, now) {
+        let store = auth.inner.store.clone();
+        tokio::spawn(async move {
+            let _ = store
+                .call(move |c| Ok(super::store::pats::touch(c, &hash, now)?))
+                .await;
+        });
+    }
+    Some(AuthUser {
+        sub: format!("token:{}", pat.name),
+        login: pat.name,
+        client_id: "personal-access-token".into(),
+        scope: SCOPE.into(),
+    })
 }
 
 fn challenge(status: StatusCode, www: String, error: &str, description: &str) -> Response {

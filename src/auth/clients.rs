@@ -205,14 +205,6 @@ pub async fn register(
         response["client_secret"] = json!(s);
         response["client_secret_expires_at"] = json!(0);
     }
-    let stored_meta = response.clone();
-    let row_meta = {
-        let mut m = stored_meta;
-        if let Some(o) = m.as_object_mut() {
-            o.remove("client_secret");
-        }
-        m.to_string()
-    };
     let (cid, method, name, uris) = (
         client_id.clone(),
         auth_method.clone(),
@@ -223,9 +215,9 @@ pub async fn register(
         .store
         .call(move |c| {
             c.execute(
-                "INSERT INTO clients (client_id, secret_hash, client_name, redirect_uris, auth_method, metadata, created_at, last_used_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![cid, secret_hash, name, uris, method, row_meta, issued_at],
+                "INSERT INTO clients (client_id, secret_hash, client_name, redirect_uris, auth_method, created_at, last_used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![cid, secret_hash, name, uris, method, issued_at],
             )?;
             Ok(())
         })
@@ -403,12 +395,23 @@ pub async fn authenticate(
                 "this client does not authenticate with private_key_jwt",
             ));
         };
-        assertion::verify(auth, &client.client_id, keys, a)
+        let assertion = assertion::verify(auth, &client.client_id, keys, a)
             .await
             .map_err(|e| {
                 tracing::warn!(client_id = %client.client_id, reason = %e, "client assertion refused");
                 OAuthError::invalid_client(e)
-            })?;
+            });
+        if let Err(e) = &assertion {
+            auth.audit(
+                "client_refused",
+                None,
+                Some(&client.client_id),
+                None,
+                Some(e.description.clone()),
+            )
+            .await;
+        }
+        assertion?;
         return Ok(client);
     }
 

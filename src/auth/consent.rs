@@ -311,10 +311,28 @@ pub async fn authorize_post(
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
+    let ip = auth.peer_ip(&headers, &connect);
     match params.get("decision").map(String::as_str) {
-        Some("approve") => {}
+        Some("approve") => {
+            auth.audit(
+                "consent_approved",
+                None,
+                Some(&client.client_id),
+                Some(ip),
+                None,
+            )
+            .await;
+        }
         Some("deny") => {
             tracing::info!(client_id = %client.client_id, "consent denied");
+            auth.audit(
+                "consent_denied",
+                None,
+                Some(&client.client_id),
+                Some(ip),
+                None,
+            )
+            .await;
             return redirect_to_client(
                 &auth,
                 &req.redirect_uri,
@@ -340,6 +358,14 @@ pub async fn authorize_post(
             match issue_code(&auth, &req, &who).await {
                 Ok(code) => {
                     tracing::info!(client_id = %client.client_id, sub = %who.sub, "authorized (local login)");
+                    auth.audit(
+                        "sign_in",
+                        Some(&who.sub),
+                        Some(&client.client_id),
+                        Some(ip),
+                        Some("local login".into()),
+                    )
+                    .await;
                     redirect_to_client(
                         &auth,
                         &req.redirect_uri,

@@ -135,9 +135,11 @@ struct GitHubUser {
 /// `GET /oauth/github/callback`.
 pub async fn callback(
     State(auth): State<Auth>,
+    connect: super::ratelimit::Peer,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
+    let ip = auth.peer_ip(&headers, &connect);
     let params = match parse_params(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(m) => return PageError::bad_request("invalid_request", m).into_response(),
@@ -226,6 +228,17 @@ pub async fn callback(
     let gh = &auth.settings().github;
     if !is_allowed(gh, user.id, &user.login) {
         tracing::warn!(audit = true, github_login = %user.login, github_id = user.id, client_id = %req.client_id, "sign-in refused: GitHub account not on the allow-list");
+        auth.audit(
+            "sign_in_refused",
+            Some(&format!("github:{}", user.id)),
+            Some(&req.client_id),
+            Some(ip),
+            Some(format!(
+                "GitHub account {} is not on the allow-list",
+                user.login
+            )),
+        )
+        .await;
         return back(&[
             ("error", "access_denied"),
             (
@@ -245,6 +258,14 @@ pub async fn callback(
     match issue_code(&auth, &req, &who).await {
         Ok(code) => {
             tracing::info!(audit = true, sub = %who.sub, login = %who.login, client_id = %req.client_id, "authorized");
+            auth.audit(
+                "sign_in",
+                Some(&who.sub),
+                Some(&req.client_id),
+                Some(ip),
+                Some(format!("GitHub login {}", who.login)),
+            )
+            .await;
             back(&[("code", &code)])
         }
         Err(e) => PageError::from(e).into_response(),

@@ -16,6 +16,7 @@
 //! [`crate::config`]); errors before the client's redirect URI is trusted are HTML pages, never
 //! redirects.
 
+pub mod admin;
 pub mod assertion;
 pub mod bearer;
 pub mod cimd;
@@ -27,12 +28,13 @@ pub mod fetch;
 pub mod github;
 pub mod keys;
 pub mod metadata;
+pub mod pat;
 pub mod ratelimit;
 pub mod redirect;
+pub mod revocation;
 pub mod store;
 pub mod tokens;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -128,8 +130,8 @@ pub(crate) struct Inner {
     pub cimd_cache: cimd::DocumentCache,
     /// Key sets of `private_key_jwt` clients.
     pub client_keys: client_keys::KeyCache,
-    /// Revoked access-token ids with their expiry (mirrors the `revoked_jti` table).
-    pub revoked: Mutex<HashMap<String, i64>>,
+    /// Revoked access tokens and grants, usable personal tokens (see [`revocation`]).
+    pub revocations: revocation::Revocations,
 }
 
 impl Auth {
@@ -148,21 +150,8 @@ impl Auth {
             let mut conn = store::open_connection(&data_dir)?;
             let ring = keys::load_or_create(&mut conn, grace)?;
             let now = store::now();
-            conn.execute("DELETE FROM revoked_jti WHERE expires_at < ?1", [now])?;
-            conn.execute(
-                "DELETE FROM clients WHERE last_used_at < ?1",
-                [now - CLIENT_IDLE_SECS],
-            )?;
-            conn.execute(
-                "DELETE FROM codes WHERE expires_at_ms < ?1",
-                [store::now_ms() - 3_600_000],
-            )?;
-            conn.execute("DELETE FROM pending_logins WHERE expires_at < ?1", [now])?;
-            conn.execute("DELETE FROM assertion_jti WHERE expires_at < ?1", [now])?;
-            let mut stmt = conn.prepare("SELECT jti, expires_at FROM revoked_jti")?;
-            let revoked = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                .collect::<Result<HashMap<_, _>, _>>()?;
+            store::prune::pass(&conn, now, grace, CLIENT_IDLE_SECS)?;
+            let revoked = revocation::Revocations::read(&conn, now, grace)?;
             Ok((store, ring, revoked))
         })
         .await
@@ -174,7 +163,7 @@ impl Auth {
             .build()
             .context("cannot build the HTTP client")?;
         tracing::info!(mode = ?settings.mode, issuer = %base, kid = %ring.active_kid, "auth ready");
-        Ok(Auth {
+        let auth = Auth {
             inner: Arc::new(Inner {
                 settings,
                 base,
@@ -185,9 +174,11 @@ impl Auth {
                 limiter: ratelimit::RateLimiter::default(),
                 cimd_cache: cimd::DocumentCache::default(),
                 client_keys: client_keys::KeyCache::default(),
-                revoked: Mutex::new(revoked),
+                revocations: revocation::Revocations::from_snapshot(revoked),
             }),
-        })
+        };
+        tokio::spawn(revocation::maintain(Arc::downgrade(&auth.inner)));
+        Ok(auth)
     }
 
     /// All authorization-server routes (metadata, registration, authorize, callback, token,
@@ -285,6 +276,48 @@ impl Auth {
             .await?;
         *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
         Ok(())
+    }
+}
+
+impl Auth {
+    /// Writes an audit entry (best effort: a failure is logged, never fails the request).
+    pub(crate) async fn audit(
+        &self,
+        event: &str,
+        who: Option<&str>,
+        client_id: Option<&str>,
+        ip: Option<std::net::IpAddr>,
+        detail: Option<String>,
+    ) {
+        let e = store::audit::Entry {
+            at: store::now(),
+            event: event.to_owned(),
+            who: who.map(str::to_owned),
+            client_id: client_id.map(str::to_owned),
+            ip: ip.map(|i| i.to_string()),
+            detail,
+        };
+        if let Err(err) = self
+            .inner
+            .store
+            .call(move |c| Ok(store::audit::record(c, &e)?))
+            .await
+        {
+            tracing::warn!(error = %format!("{err:#}"), "cannot write the audit log");
+        }
+    }
+
+    /// The client address of a request, as the rate limiter sees it.
+    pub(crate) fn peer_ip(
+        &self,
+        headers: &axum::http::HeaderMap,
+        connect: &ratelimit::Peer,
+    ) -> std::net::IpAddr {
+        ratelimit::client_ip(
+            headers,
+            connect.as_ref().map(|e| &e.0),
+            self.settings().trust_forwarded_for,
+        )
     }
 }
 

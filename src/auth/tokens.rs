@@ -28,7 +28,7 @@ use super::clients::{Client, authenticate, touch};
 use super::consent::{AuthzRequest, parse_params};
 use super::errors::{OAuthError, no_store};
 use super::ratelimit::Endpoint;
-use super::store::{now, now_ms};
+use super::store::{audit, grants, now, now_ms};
 use super::{Auth, AuthMode, random_token, sha256_hex};
 
 /// Clock skew allowed when checking `exp`.
@@ -64,6 +64,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The grant the token was minted from: revoking the grant refuses the token at once.
+    /// (Absent in tokens minted before this claim existed.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 /// Stores a single-use authorization code for an approved request; returns the code.
@@ -80,11 +84,6 @@ pub async fn issue_code(auth: &Auth, req: &AuthzRequest, who: &Identity) -> anyh
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![hash, req.client_id, req.redirect_uri, req.code_challenge, req.resource, req.scope, who.sub, who.login, who.github_id.map(|i| i as i64), now_ms() + ttl_ms],
             )?;
-            c.execute(
-                "INSERT INTO consents (client_id, sub, scope, granted_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (client_id, sub) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
-                params![req.client_id, who.sub, req.scope, now()],
-            )?;
             Ok(())
         })
         .await?;
@@ -99,7 +98,12 @@ struct Issued {
     aud: String,
     client_id: String,
     refresh_token: String,
+    grant_id: String,
 }
+
+/// A grant decision's outcome, and the grant it revoked on the way (a replayed code, a reused
+/// refresh token, an account no longer allowed), which must be refused in memory too.
+type Decided = (Result<Issued, OAuthError>, Option<String>);
 
 /// The optional `resource` of a token request (RFC 8707), which must name this server.
 fn form_resource(
@@ -126,7 +130,7 @@ pub async fn token(
     }
     let form = form_body(&headers, &body)?;
     let client = authenticate(&auth, &headers, &form).await?;
-    let issued = match form.get("grant_type").map(String::as_str) {
+    let (issued, revoked) = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code(&auth, &client, &form).await?,
         Some("refresh_token") => refresh(&auth, &client, &form).await?,
         Some(g) => {
@@ -136,6 +140,10 @@ pub async fn token(
         }
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     };
+    if let Some(g) = revoked {
+        auth.note_revoked_grants(std::slice::from_ref(&g));
+    }
+    let issued = issued?;
     touch(&auth, &client.client_id).await;
     let ttl = auth.settings().access_token_ttl;
     let access_token = mint(&auth, &issued, ttl).await?;
@@ -180,7 +188,7 @@ async fn authorization_code(
     auth: &Auth,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Result<Issued, OAuthError> {
+) -> Result<Decided, OAuthError> {
     let code = form
         .get("code")
         .cloned()
@@ -195,7 +203,7 @@ async fn authorization_code(
     let refresh_token = random_token();
     let refresh_hash = sha256_hex(&refresh_token);
     let refresh_ttl = auth.settings().refresh_token_ttl.as_secs() as i64;
-    auth.inner
+    let decided = auth.inner
         .store
         .call(move |c| {
             let tx = c.transaction()?;
@@ -208,22 +216,24 @@ async fn authorization_code(
                 )
                 .optional()?;
             let Some((code_client, code_redirect, challenge, code_resource, scope, sub, login, github_id, expires_at_ms, used, grant_id)) = row else {
-                return Ok(Err(OAuthError::invalid_grant("the authorization code is unknown")));
+                return Ok((Err(OAuthError::invalid_grant("the authorization code is unknown")), None));
             };
             if used != 0 {
                 // A replayed code: whatever it bought is revoked (RFC 6749 §4.1.2).
-                if let Some(g) = grant_id {
-                    tx.execute("UPDATE grants SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at IS NULL", params![now(), g])?;
+                let mut revoked = None;
+                if let Some(g) = grant_id && grants::revoke(&tx, &g, now())? {
+                    audit::record(&tx, &audit::Entry { at: now(), event: "code_replay".into(), who: Some(sub.clone()), client_id: Some(code_client.clone()), detail: Some("an authorization code was used twice; its grant is revoked".into()), ..Default::default() })?;
+                    revoked = Some(g);
                 }
                 tx.commit()?;
                 tracing::warn!(client_id = %code_client, "authorization code reused; its grant is revoked");
-                return Ok(Err(OAuthError::invalid_grant("the authorization code was already used")));
+                return Ok((Err(OAuthError::invalid_grant("the authorization code was already used")), revoked));
             }
             // Burn the code on any attempt, so a wrong verifier cannot be retried.
             tx.execute("UPDATE codes SET used = 1 WHERE code_hash = ?1", [&hash])?;
-            let fail = |tx: rusqlite::Transaction<'_>, e: OAuthError| -> anyhow::Result<Result<Issued, OAuthError>> {
+            let fail = |tx: rusqlite::Transaction<'_>, e: OAuthError| -> anyhow::Result<Decided> {
                 tx.commit()?;
-                Ok(Err(e))
+                Ok((Err(e), None))
             };
             if expires_at_ms <= now_ms() {
                 return fail(tx, OAuthError::invalid_grant("the authorization code expired"));
@@ -254,16 +264,17 @@ async fn authorization_code(
             )?;
             tx.execute("UPDATE codes SET grant_id = ?1 WHERE code_hash = ?2", params![grant, hash])?;
             tx.commit()?;
-            Ok(Ok(Issued { sub, login, scope, aud, client_id, refresh_token }))
+            Ok((Ok(Issued { sub, login, scope, aud, client_id, refresh_token, grant_id: grant }), None))
         })
-        .await?
+        .await?;
+    Ok(decided)
 }
 
 async fn refresh(
     auth: &Auth,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Result<Issued, OAuthError> {
+) -> Result<Decided, OAuthError> {
     let token = form
         .get("refresh_token")
         .cloned()
@@ -277,7 +288,7 @@ async fn refresh(
     let refresh_ttl = auth.settings().refresh_token_ttl.as_secs() as i64;
     let mode = *auth.mode();
     let gh = auth.settings().github.clone();
-    auth.inner
+    let decided = auth.inner
         .store
         .call(move |c| {
             let tx = c.transaction()?;
@@ -291,25 +302,26 @@ async fn refresh(
                 )
                 .optional()?;
             let Some((grant, rotated_at, expires_at, grant_client, sub, login, github_id, scope, grant_resource, revoked_at)) = row else {
-                return Ok(Err(OAuthError::invalid_grant("the refresh token is unknown")));
+                return Ok((Err(OAuthError::invalid_grant("the refresh token is unknown")), None));
             };
-            let revoke = |tx: rusqlite::Transaction<'_>, e: OAuthError| -> anyhow::Result<Result<Issued, OAuthError>> {
-                tx.execute("UPDATE grants SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at IS NULL", params![now(), grant])?;
+            let revoke = |tx: rusqlite::Transaction<'_>, event: &str, e: OAuthError| -> anyhow::Result<Decided> {
+                grants::revoke(&tx, &grant, now())?;
+                audit::record(&tx, &audit::Entry { at: now(), event: event.into(), who: Some(sub.clone()), client_id: Some(client_id.clone()), detail: Some(e.description.clone()), ..Default::default() })?;
                 tx.commit()?;
-                Ok(Err(e))
+                Ok((Err(e), Some(grant.clone())))
             };
             if revoked_at.is_some() {
-                return Ok(Err(OAuthError::invalid_grant("the grant was revoked")));
+                return Ok((Err(OAuthError::invalid_grant("the grant was revoked")), None));
             }
             if grant_client != client_id {
-                return Ok(Err(OAuthError::invalid_grant("the refresh token was issued to another client")));
+                return Ok((Err(OAuthError::invalid_grant("the refresh token was issued to another client")), None));
             }
             if rotated_at.is_some() {
                 tracing::warn!(audit = true, client_id = %client_id, sub = %sub, "refresh token reused; the whole grant is revoked");
-                return revoke(tx, OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
+                return revoke(tx, "refresh_reuse", OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
             }
             if expires_at <= now() {
-                return Ok(Err(OAuthError::invalid_grant("the refresh token expired")));
+                return Ok((Err(OAuthError::invalid_grant("the refresh token expired")), None));
             }
             let still_allowed = match (mode, github_id) {
                 (AuthMode::GitHub, Some(id)) => super::github::is_allowed(&gh, id as u64, &login),
@@ -318,11 +330,11 @@ async fn refresh(
             };
             if !still_allowed {
                 tracing::warn!(audit = true, sub = %sub, login = %login, client_id = %client_id, "refresh refused: account no longer allowed; grant revoked");
-                return revoke(tx, OAuthError::invalid_grant("this account may no longer use this server"));
+                return revoke(tx, "sign_in_refused", OAuthError::invalid_grant("this account may no longer use this server"));
             }
             let scope = match requested_scope {
                 Some(s) if !s.split_whitespace().all(|x| scope.split_whitespace().any(|g| g == x)) => {
-                    return Ok(Err(OAuthError::invalid_scope("the requested scope exceeds the grant")));
+                    return Ok((Err(OAuthError::invalid_scope("the requested scope exceeds the grant")), None));
                 }
                 Some(s) if !s.trim().is_empty() => s.split_whitespace().collect::<Vec<_>>().join(" "),
                 _ => scope,
@@ -330,15 +342,16 @@ async fn refresh(
             let t = now();
             let changed = tx.execute("UPDATE refresh_tokens SET rotated_at = ?1 WHERE token_hash = ?2 AND rotated_at IS NULL", params![t, hash])?;
             if changed != 1 {
-                return revoke(tx, OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
+                return revoke(tx, "refresh_reuse", OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
             }
             tx.execute("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)", params![new_hash, grant, t, t + refresh_ttl])?;
             // Rotated tokens are kept only as long as a reuse could still be detected usefully.
             tx.execute("DELETE FROM refresh_tokens WHERE grant_id = ?1 AND rotated_at IS NOT NULL AND expires_at < ?2", params![grant, t])?;
             tx.commit()?;
-            Ok(Ok(Issued { sub, login, scope, aud: resource.unwrap_or(grant_resource), client_id, refresh_token: new_token }))
+            Ok((Ok(Issued { sub, login, scope, aud: resource.unwrap_or(grant_resource), client_id, refresh_token: new_token, grant_id: grant }), None))
         })
-        .await?
+        .await?;
+    Ok(decided)
 }
 
 /// Signs an access token.
@@ -355,6 +368,7 @@ async fn mint(auth: &Auth, i: &Issued, ttl: Duration) -> anyhow::Result<String> 
         iat,
         exp: iat + ttl.as_secs() as i64,
         jti: random_token(),
+        gid: Some(i.grant_id.clone()),
     };
     let ring = auth.inner.keys.read().unwrap_or_else(|p| p.into_inner());
     let mut header = Header::new(Algorithm::EdDSA);
@@ -376,6 +390,8 @@ pub enum TokenError {
     Revoked,
     #[error("the token was issued for another sign-in mode")]
     WrongMode,
+    #[error("the account is no longer on the allow-list")]
+    NotAllowed,
 }
 
 /// Verifies one of our access tokens: EdDSA signature by `kid`, `iss`, `aud`, `exp` (with
@@ -414,21 +430,24 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
     let data = jsonwebtoken::decode::<Claims>(token, &key, &v)
         .map_err(|e| TokenError::Invalid(e.to_string()))?;
     let claims = data.claims;
-    if auth
-        .inner
-        .revoked
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(&claims.jti)
-    {
+    let rev = &auth.inner.revocations;
+    if rev.jti_revoked(&claims.jti) || claims.gid.as_deref().is_some_and(|g| rev.grant_revoked(g)) {
         return Err(TokenError::Revoked);
     }
-    let fits = match auth.mode() {
-        AuthMode::GitHub => claims.sub.starts_with("github:"),
-        AuthMode::LocalLogin | AuthMode::NoAuth => claims.sub == "local",
-    };
-    if !fits {
-        return Err(TokenError::WrongMode);
+    match auth.mode() {
+        AuthMode::GitHub => {
+            let id = claims
+                .sub
+                .strip_prefix("github:")
+                .and_then(|id| id.parse::<u64>().ok())
+                .ok_or(TokenError::WrongMode)?;
+            // The allow-list as configured now: removing someone cuts them off at once.
+            if !super::github::is_allowed(&auth.settings().github, id, &claims.login) {
+                return Err(TokenError::NotAllowed);
+            }
+        }
+        AuthMode::LocalLogin | AuthMode::NoAuth if claims.sub == "local" => {}
+        AuthMode::LocalLogin | AuthMode::NoAuth => return Err(TokenError::WrongMode),
     }
     Ok(claims)
 }
@@ -437,9 +456,13 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
 /// remembered as revoked until they expire. Unknown tokens are fine (200).
 pub async fn revoke(
     State(auth): State<Auth>,
+    connect: super::ratelimit::Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
+    if !auth.allow(Endpoint::Revoke, &headers, &connect) {
+        return Err(OAuthError::rate_limited());
+    }
     let form = form_body(&headers, &body)?;
     let client = authenticate(&auth, &headers, &form).await?;
     let token = form
@@ -461,13 +484,16 @@ pub async fn revoke(
                         |r| r.get(0),
                     )
                     .optional()?;
-                if let Some(g) = &grant {
-                    c.execute("UPDATE grants SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at IS NULL", params![now(), g])?;
+                if let Some(g) = &grant
+                    && grants::revoke(c, g, now())?
+                {
+                    audit::record(c, &audit::Entry { at: now(), event: "grant_revoked".into(), client_id: Some(client_id.clone()), detail: Some("the client revoked its refresh token (RFC 7009)".into()), ..Default::default() })?;
                 }
-                Ok(grant.is_some())
+                Ok(grant)
             })
             .await?;
-        if revoked {
+        if let Some(g) = revoked {
+            auth.note_revoked_grants(&[g]);
             tracing::info!(client_id = %client.client_id, "refresh token revoked (whole grant)");
             return Ok(revoke_ok());
         }
@@ -476,11 +502,7 @@ pub async fn revoke(
         && let Ok(claims) = verify_access_token(&auth, &token).await
         && claims.client_id == client.client_id
     {
-        auth.inner
-            .revoked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(claims.jti.clone(), claims.exp);
+        auth.inner.revocations.revoke_jti(&claims.jti, claims.exp);
         let (jti, exp) = (claims.jti, claims.exp);
         auth.inner
             .store

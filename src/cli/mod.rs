@@ -1,8 +1,10 @@
-//! The command line: `reindex`, `search`, `fetch` and `serve`.
+//! The command line: `reindex`, `search`, `fetch`, `serve`, and the admin commands `keys`,
+//! `token`, `clients` and `audit`.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error (clap's own). Errors are one
 //! sentence on stderr.
 
+mod admin;
 mod output;
 
 use std::io::IsTerminal;
@@ -58,6 +60,24 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Personal access tokens for scripts and header-configured MCP clients
+    Token {
+        #[command(subcommand)]
+        action: admin::TokenAction,
+    },
+    /// The apps connected through OAuth, and cutting one off
+    Clients {
+        #[command(subcommand)]
+        action: admin::ClientsAction,
+    },
+    /// Sign-ins, refusals, consent decisions, revocations and token creation
+    Audit {
+        /// How far back, e.g. 7d, 12h
+        #[arg(long, default_value = "7d", value_name = "DURATION")]
+        since: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Print a note: by id, by path without .md, or by its frontmatter id
     Fetch {
@@ -165,6 +185,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             let kid = crate::auth::rotate_keys(&config.data_dir)?;
             println!("new signing key {kid}; a running server uses it within a minute");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { action } => {
+            admin::token(&Config::load(&cli.common)?.data_dir, action)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clients { action } => {
+            admin::clients(&Config::load(&cli.common)?.data_dir, action)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { since, json } => {
+            admin::audit(&Config::load(&cli.common)?.data_dir, &since, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch { json, id } => {

@@ -1,7 +1,11 @@
 //! The control socket: how `vaultmcp reindex` reaches a running `serve` (which owns the index
-//! writer) instead of fighting it for the lock, and how `search`/`fetch` learn that a server
-//! keeps the index current. A Unix socket in the data dir, mode 0600; one JSON request line,
-//! then JSON event lines.
+//! writer) instead of fighting it for the lock, how `search`/`fetch` learn that a server
+//! keeps the index current, and how the admin commands (`token revoke`, `clients revoke`) tell
+//! a running server that the auth store changed, so the change bites on its next request. A
+//! Unix socket in the data dir, mode 0600; one JSON request line, then JSON event lines.
+//!
+//! This module knows nothing of auth: what "the store changed" means is a hook the server
+//! passes in ([`OnAuthChanged`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -30,7 +34,13 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 enum Request {
     Ping,
     Reindex { full: bool },
+    AuthChanged,
 }
+
+/// What the server does when told that the auth store changed; answered once it is done.
+pub type OnAuthChanged = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -46,6 +56,7 @@ enum Event {
 pub async fn serve(
     data_dir: &Path,
     writer: WriterHandle,
+    on_auth_changed: Option<OnAuthChanged>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -74,8 +85,9 @@ pub async fn serve(
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
                         let writer = writer.clone();
+                        let hook = on_auth_changed.clone();
                         tokio::spawn(async move {
-                            if let Err(e) = handle(stream, writer).await {
+                            if let Err(e) = handle(stream, writer, hook).await {
                                 tracing::debug!("control connection ended: {e}");
                             }
                         });
@@ -89,7 +101,11 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(stream: tokio::net::UnixStream, writer: WriterHandle) -> std::io::Result<()> {
+async fn handle(
+    stream: tokio::net::UnixStream,
+    writer: WriterHandle,
+    on_auth_changed: Option<OnAuthChanged>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = tokio::io::BufReader::new(read).lines();
     let Some(line) = lines.next_line().await? else {
@@ -102,6 +118,12 @@ async fn handle(stream: tokio::net::UnixStream, writer: WriterHandle) -> std::io
     };
     match serde_json::from_str::<Request>(&line) {
         Ok(Request::Ping) => write.write_all(send(&Event::Pong).as_bytes()).await?,
+        Ok(Request::AuthChanged) => {
+            if let Some(hook) = on_auth_changed {
+                hook().await;
+            }
+            write.write_all(send(&Event::Pong).as_bytes()).await?
+        }
         Ok(Request::Reindex { full }) => {
             let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
             let progress = ChannelProgress {
@@ -163,6 +185,20 @@ pub fn server_running(data_dir: &Path) -> bool {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     if stream.write_all(b"{\"op\":\"ping\"}\n").is_err() {
+        return false;
+    }
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.contains("pong")
+}
+
+/// Tells a running server that the auth store changed and waits until it has reloaded.
+/// False when no server is running (nothing to tell).
+pub fn notify_auth_changed(data_dir: &Path) -> bool {
+    let Ok(mut stream) = UnixStream::connect(socket_path(data_dir)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    if stream.write_all(b"{\"op\":\"auth_changed\"}\n").is_err() {
         return false;
     }
     let mut line = String::new();

@@ -327,7 +327,15 @@ impl Env {
 
     /// Register, log in and exchange: a fresh token response.
     pub async fn tokens(&self) -> (Client, Value) {
-        let c = self.register("http://127.0.0.1:9999/callback").await;
+        self.tokens_for_client(None).await
+    }
+
+    /// Log in and exchange as `client` (a freshly registered one when `None`).
+    pub async fn tokens_for_client(&self, client: Option<Client>) -> (Client, Value) {
+        let c = match client {
+            Some(c) => c,
+            None => self.register("http://127.0.0.1:9999/callback").await,
+        };
         let pkce = Pkce::new();
         let code = self.login(&c, &pkce).await;
         let (status, t) = self.exchange(&c, &code, &pkce.verifier).await;

@@ -1,12 +1,23 @@
 //! The authorization server's durable state: one SQLite file, `<data-dir>/auth.sqlite3`.
 //!
 //! Holds signing keys, registered clients, authorization codes, grants (refresh-token families),
-//! refresh tokens, consents, revoked access-token ids and spent client-assertion ids. Schema changes are numbered
+//! refresh tokens, revoked access-token ids, spent client-assertion ids, personal access tokens
+//! and the audit log. Schema changes are numbered
 //! migrations keyed on `PRAGMA user_version`. The connection sits behind a `Mutex` and every
 //! use runs on the blocking thread pool, so no async task ever waits on disk I/O.
 //!
 //! Codes and refresh tokens are stored as SHA-256 hashes: a copy of the file does not hold a
 //! usable credential.
+//!
+//! The submodules are the store layer: plain functions on a [`Connection`] or transaction,
+//! knowing nothing of HTTP or of `Auth`, unit-tested against SQLite: [`grants`] (grant
+//! revocation and the connected-apps view), [`pats`] (personal access tokens), [`audit`] (the
+//! audit log) and [`prune`] (bounded clean-up of everything that expires).
+
+pub mod audit;
+pub mod grants;
+pub mod pats;
+pub mod prune;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -94,6 +105,29 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         PRIMARY KEY (client_id, jti)
     );",
+    // 3: personal access tokens and the audit log; the never-read consents table and
+    // clients.metadata column go.
+    "DROP TABLE consents;
+    ALTER TABLE clients DROP COLUMN metadata;
+    CREATE TABLE personal_tokens (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        who TEXT,
+        client_id TEXT,
+        ip TEXT,
+        detail TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX grants_client ON grants(client_id);",
 ];
 
 /// A shared handle on the SQLite connection.
