@@ -56,6 +56,8 @@ pub struct Options {
     pub allowed_logins: Vec<String>,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
+    /// How often the server rereads its signing keys.
+    pub key_poll_interval: Duration,
     pub cimd_allow_private: bool,
     /// The stand-in GitHub's account.
     pub gh_login: String,
@@ -69,6 +71,7 @@ impl Default for Options {
             allowed_ids: vec![42],
             allowed_logins: vec![],
             code_ttl: Duration::from_secs(60),
+            key_poll_interval: vaultmcp::auth::KEY_POLL_INTERVAL,
             access_ttl: Duration::from_secs(3600),
             cimd_allow_private: false,
             gh_login: "alice".into(),
@@ -118,6 +121,7 @@ pub fn settings_for(
         trust_forwarded_for: false,
         cimd_allow_private: opts.cimd_allow_private,
         code_ttl: opts.code_ttl,
+        key_poll_interval: opts.key_poll_interval,
     }
 }
 
