@@ -321,14 +321,14 @@ async fn reused_code_is_refused_and_revokes_its_grant() {
 #[tokio::test]
 async fn expired_code_is_refused() {
     let env = Env::start(Options {
-        code_ttl: Duration::from_millis(1),
+        // Expired the moment it is issued: no sleep, no race with the clock.
+        code_ttl: Duration::ZERO,
         ..Options::default()
     })
     .await;
     let c = env.register(REDIRECT).await;
     let pkce = Pkce::new();
     let code = env.login(&c, &pkce).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
     let (s, e) = env.exchange(&c, &code, &pkce.verifier).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
     assert!(e["error_description"].as_str().unwrap().contains("expired"));
@@ -890,33 +890,49 @@ async fn missing_scope_is_403_insufficient_scope() {
 }
 
 #[tokio::test]
-async fn key_rotation_keeps_old_tokens_valid() {
-    let mut env = Env::start(Options::default()).await;
+async fn key_rotation_reaches_a_running_server_and_keeps_old_tokens_valid() {
+    let env = Env::start(Options {
+        key_poll_interval: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
     let (c, t) = env.tokens().await;
     let old_kid = env.signing_key().0;
+    // `vaultmcp keys rotate` works on the store while the server keeps running.
     let new_kid = vaultmcp::auth::rotate_keys(env.dir.path()).unwrap();
     assert_ne!(old_kid, new_kid);
-    env.restart().await;
-    let jwks: Value = env
-        .browser
-        .http
-        .get(env.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, vec![new_kid.as_str(), old_kid.as_str()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let kids = loop {
+        let jwks: Value = env
+            .browser
+            .http
+            .get(env.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<String> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        if kids.contains(&new_kid) || std::time::Instant::now() > deadline {
+            break kids;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        kids,
+        vec![new_kid.clone(), old_kid.clone()],
+        "the running server publishes the new key first and keeps the old one"
+    );
     assert_eq!(
         env.mcp("/mcp", t["access_token"].as_str()).await.status(),
-        200
+        200,
+        "a token signed by the retired key still works"
     );
     let (s, t2) = env.refresh(&c, t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(s, 200);
@@ -933,7 +949,15 @@ async fn key_rotation_keeps_old_tokens_valid() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(header["kid"], new_kid.as_str());
+    assert_eq!(
+        header["kid"],
+        new_kid.as_str(),
+        "new tokens use the new key"
+    );
+    assert_eq!(
+        env.mcp("/mcp", t2["access_token"].as_str()).await.status(),
+        200
+    );
 }
 
 // ---- Dev modes ----

@@ -3,11 +3,10 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::{Dir, Run};
+use support::{Dir, Run, run_bounded};
 
 /// A vault with one good note (`good.md`, word `sentinel`) next to the bad input.
 fn vault_with_good_note() -> Dir {
@@ -16,25 +15,8 @@ fn vault_with_good_note() -> Dir {
     dir
 }
 
-/// Runs the binary; a hang (a symlink loop, say) fails the test instead of blocking the suite.
-fn run_bounded(mut cmd: Command) -> Run {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vaultmcp");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return Run::of(child.wait_with_output().unwrap());
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            child.kill().ok();
-            panic!("vaultmcp did not finish (hang)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// A hang (a symlink loop, say) fails the test instead of blocking the suite.
+const HANG: Duration = Duration::from_secs(120);
 
 /// `reindex --json` on the vault, checked for success and the report's shape.
 fn reindex(dir: &Dir, env: &[(&str, &str)]) -> Value {
@@ -42,7 +24,7 @@ fn reindex(dir: &Dir, env: &[(&str, &str)]) -> Value {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let run = run_bounded(cmd);
+    let run = run_bounded(cmd, HANG);
     run.assert_no_panic();
     let report = run.json();
     for key in [
@@ -89,7 +71,7 @@ fn search_ids(dir: &Dir, query: &str) -> Vec<String> {
 fn search_ids_env(dir: &Dir, query: &str, env: &[(&str, &str)]) -> Vec<String> {
     let mut cmd = dir.cmd(&["search", "--json", "--limit", "100", query]);
     cmd.envs(env.iter().copied());
-    let v = run_bounded(cmd).json();
+    let v = run_bounded(cmd, HANG).json();
     v["results"]
         .as_array()
         .unwrap()
@@ -208,7 +190,7 @@ fn each_bad_file_is_named_with_its_reason() {
                 );
                 let mut cmd = dir.cmd(&["fetch", case.file]);
                 cmd.envs(env.iter().copied());
-                let run = run_bounded(cmd);
+                let run = run_bounded(cmd, HANG);
                 assert_eq!(run.code, Some(1), "{}: {run:?}", case.name);
             }
         }
@@ -437,18 +419,16 @@ fn bad_vault_and_data_dirs_are_one_sentence_errors() {
     let dir = Dir::new();
     let missing = dir.vault().join("nope");
     let run = Run::of(
-        Command::new(env!("CARGO_BIN_EXE_vaultmcp"))
-            .args([
-                "--vault",
-                missing.to_str().unwrap(),
-                "--data-dir",
-                dir.data().to_str().unwrap(),
-                "search",
-                "x",
-            ])
-            .env_remove("VAULTMCP_VAULT")
-            .output()
-            .unwrap(),
+        dir.bare_cmd(&[
+            "--vault",
+            missing.to_str().unwrap(),
+            "--data-dir",
+            dir.data().to_str().unwrap(),
+            "search",
+            "x",
+        ])
+        .output()
+        .unwrap(),
     );
     run.assert_no_panic();
     assert_eq!(run.code, Some(1), "{run:?}");
@@ -457,17 +437,34 @@ fn bad_vault_and_data_dirs_are_one_sentence_errors() {
     dir.create("note.md", "x");
     let file = dir.vault().join("note.md");
     let run = Run::of(
-        Command::new(env!("CARGO_BIN_EXE_vaultmcp"))
-            .args([
-                "--vault",
-                dir.vault().to_str().unwrap(),
-                "--data-dir",
-                file.to_str().unwrap(),
-                "reindex",
-            ])
-            .output()
-            .unwrap(),
+        dir.bare_cmd(&[
+            "--vault",
+            dir.vault().to_str().unwrap(),
+            "--data-dir",
+            file.to_str().unwrap(),
+            "reindex",
+        ])
+        .output()
+        .unwrap(),
     );
     run.assert_no_panic();
     assert_eq!(run.code, Some(1), "{run:?}");
+}
+
+#[test]
+fn more_than_64_kib_of_output_is_not_reported_as_a_hang() {
+    // 1,500 binary files skipped with a reason each: a report far larger than a pipe's buffer,
+    // which the test must read while the process writes it.
+    let dir = vault_with_good_note();
+    for i in 0..1500 {
+        dir.create(
+            &format!("binary/{i:04}-a-file-with-a-rather-long-name-to-fill-the-report.md"),
+            b"\0\x01\x02 not text",
+        );
+    }
+    let run = run_bounded(dir.cmd(&["reindex", "--json"]), Duration::from_secs(60));
+    assert!(run.stdout.len() > 64 * 1024, "{} bytes", run.stdout.len());
+    let report = run.json();
+    assert_eq!(report["skipped"].as_array().unwrap().len(), 1500);
+    assert_eq!(report["notes"], 1);
 }

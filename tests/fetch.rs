@@ -3,24 +3,11 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use support::Dir;
-use vaultmcp::index::{FetchedNote, NoteIndex};
-
-fn index() -> &'static NoteIndex {
-    static INDEX: OnceLock<(Dir, NoteIndex)> = OnceLock::new();
-    &INDEX
-        .get_or_init(|| {
-            let dir = Dir::over(&support::fixtures());
-            let index = dir.synced();
-            (dir, index)
-        })
-        .1
-}
+use vaultmcp::index::FetchedNote;
 
 fn fetch(id: &str) -> FetchedNote {
-    index()
+    support::fixtures_index()
         .fetch(id)
         .unwrap_or_else(|e| panic!("fetch {id:?}: {e}"))
 }
@@ -98,7 +85,7 @@ fn not_found() {
         "\0",
     ];
     for id in cases {
-        match index().fetch(id) {
+        match support::fixtures_index().fetch(id) {
             Err(e) => assert!(e.to_string().contains("no note with id"), "{id:?}: {e}"),
             Ok(n) => panic!("{id:?} must not be found, got {}", n.id),
         }

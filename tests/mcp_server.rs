@@ -6,23 +6,20 @@
 //! ChatGPT's result shapes field by field, tool errors, resources, and the HTTP rules of the
 //! contract (405 on GET without a session, 403 for foreign Origin/Host, 413, POST `/`, healthz).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vaultmcp::config::{CommonArgs, Config, ServeArgs};
 use vaultmcp::serve::Server;
 
 const SESSION_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
 const LATEST: &str = "2025-11-25";
 const STATELESS: &str = "2026-07-28";
 const ACCEPT: &str = "application/json, text/event-stream";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-fixtures")
-}
 
 /// A running server over a vault, with its own data dir, and an HTTP client for it.
 struct TestServer {
@@ -35,26 +32,13 @@ struct TestServer {
 impl TestServer {
     /// Serves `vault-fixtures` (read in place: vaultmcp never writes into the vault).
     async fn fixtures() -> TestServer {
-        TestServer::over(&fixtures(), None).await
+        TestServer::over(&support::fixtures(), None).await
     }
 
     /// Serves `vault`; `tmp` is kept alive with the server when the vault lives in it.
     async fn over(vault: &Path, tmp: Option<tempfile::TempDir>) -> TestServer {
         let tmp = tmp.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
-        let config_file = tmp.path().join("empty-config.toml");
-        std::fs::write(&config_file, "").unwrap();
-        let common = CommonArgs {
-            vault: Some(vault.to_path_buf()),
-            data_dir: Some(tmp.path().join("data")),
-            // An empty file, so the user's ~/.config/vaultmcp/config.toml is never read.
-            config: Some(config_file),
-        };
-        let serve = ServeArgs {
-            no_auth: true,
-            bind: Some("127.0.0.1:0".into()),
-            ..ServeArgs::default()
-        };
-        let config = Config::load_with(&common, &serve).expect("config");
+        let config = support::serve_config(vault, &tmp.path().join("data"), tmp.path());
         let server = Server::start(config).await.expect("server starts");
         // `serve` answers at once and catches up with the vault in its writer; a sync queued
         // behind that catch-up returns when the index is complete.

@@ -7,19 +7,8 @@ use std::sync::OnceLock;
 use chrono::Utc;
 use proptest::prelude::*;
 use support::Dir;
-use vaultmcp::index::{NoteIndex, parse_query};
+use vaultmcp::index::parse_query;
 use vaultmcp::vault::parse_note;
-
-fn fixtures_index() -> &'static NoteIndex {
-    static INDEX: OnceLock<(Dir, NoteIndex)> = OnceLock::new();
-    &INDEX
-        .get_or_init(|| {
-            let dir = Dir::over(&support::fixtures());
-            let index = dir.synced();
-            (dir, index)
-        })
-        .1
-}
 
 /// One vault reused by every case: the fuzzed note is rewritten, then the index caught up.
 fn scratch() -> &'static std::sync::Mutex<Dir> {
@@ -83,20 +72,20 @@ proptest! {
     #[test]
     fn any_string_searches(query in any::<String>()) {
         parse_query(&query);
-        prop_assert!(fixtures_index().search(&query, 10).is_ok());
+        prop_assert!(support::fixtures_index().search(&query, 10).is_ok());
     }
 
     #[test]
     fn any_operator_soup_searches(query in r#"([a-zé東 ]{0,6}|"|-|\(|\)|\[|\]|:|#|/|OR|tag:|path:|file:|!|\*|“|”){0,16}"#) {
         parse_query(&query);
-        let hits = fixtures_index().search(&query, 10);
+        let hits = support::fixtures_index().search(&query, 10);
         prop_assert!(hits.is_ok(), "{:?}: {:?}", query, hits.err());
         prop_assert!(hits.unwrap().len() <= 10);
     }
 
     #[test]
     fn any_id_fetches_or_is_not_found(id in r#"(\.\.|/|%2F|%2e|[a-z]{1,4}|\.md|\\|topics|BM25 Ranking){0,8}"#) {
-        match fixtures_index().fetch(&id) {
+        match support::fixtures_index().fetch(&id) {
             Ok(n) => prop_assert!(!n.id.starts_with('/') && !n.id.contains("..")),
             Err(e) => prop_assert!(e.to_string().contains("no note with id")),
         }

@@ -3,25 +3,11 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use support::Dir;
-use vaultmcp::index::{Hit, NoteIndex};
-
-/// One index over the fixtures (read in place) per test binary; its data dir is temporary.
-fn index() -> &'static NoteIndex {
-    static INDEX: OnceLock<(Dir, NoteIndex)> = OnceLock::new();
-    &INDEX
-        .get_or_init(|| {
-            let dir = Dir::over(&support::fixtures());
-            let index = dir.synced();
-            (dir, index)
-        })
-        .1
-}
+use vaultmcp::index::Hit;
 
 fn search(query: &str) -> Vec<Hit> {
-    index()
+    support::fixtures_index()
         .search(query, 10)
         .unwrap_or_else(|e| panic!("search {query:?} failed: {e}"))
 }
@@ -42,7 +28,7 @@ fn check(query: &str, expected: &str) {
 
 /// `query` finds exactly these notes (any order).
 fn check_set(query: &str, expected: &[&str]) {
-    let mut got = support::ids(index(), query, 100);
+    let mut got = support::ids(support::fixtures_index(), query, 100);
     got.sort();
     let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     want.sort();
@@ -212,12 +198,12 @@ fn chatgpt_style_queries_rank_and_never_fail() {
         "全文検索 -\"東京で\"",
         "-\"全文検索\"",
     ] {
-        if let Err(e) = index().search(q, 10) {
+        if let Err(e) = support::fixtures_index().search(q, 10) {
             panic!("query {q:?} failed: {e}");
         }
     }
     let long = "word ".repeat(500) + &"x".repeat(10_000);
-    index()
+    support::fixtures_index()
         .search(&long, 10)
         .expect("a very long query is still a query");
 }
@@ -247,12 +233,12 @@ fn negation() {
     assert!(!without.is_empty(), "other notes mention the slip-box");
     assert!(!without.contains(&ZETTEL.to_owned()), "{without:?}");
     // Only a negation: everything else, never the excluded note.
-    let all_but = support::ids(index(), "-heliotrope", 100);
+    let all_but = support::ids(support::fixtures_index(), "-heliotrope", 100);
     assert!(
         !all_but.contains(&OTHER.to_owned()) && all_but.len() > 30,
         "{all_but:?}"
     );
-    let no_phrase = support::ids(index(), "ninety -\"ninety seconds\"", 100);
+    let no_phrase = support::ids(support::fixtures_index(), "ninety -\"ninety seconds\"", 100);
     assert!(
         no_phrase.contains(&ZETTEL.to_owned()) && !no_phrase.contains(&DAILY.to_owned()),
         "{no_phrase:?}"
@@ -284,7 +270,7 @@ fn tags() {
     check_set("tag:type/research", &research);
     check_set("tag:#TYPE/Research", &research);
     // Nested: the parent tag matches every child.
-    let mut with_type = support::ids(index(), "tag:#type", 100);
+    let mut with_type = support::ids(support::fixtures_index(), "tag:#type", 100);
     with_type.sort();
     for id in research.iter().chain(&[LINKS, ROADMAP, MEETING]) {
         assert!(
@@ -301,7 +287,11 @@ fn tags() {
     check_set("tag:#not-a-tag", &[]);
     check_set("tag:#escaped-hash", &[]);
     check("tag:#type/research saturation", BM25);
-    let not_research = support::ids(index(), "tag:#type -tag:#type/research", 100);
+    let not_research = support::ids(
+        support::fixtures_index(),
+        "tag:#type -tag:#type/research",
+        100,
+    );
     assert!(
         not_research.contains(&LINKS.to_owned()) && !not_research.contains(&BM25.to_owned()),
         "{not_research:?}"
@@ -327,7 +317,7 @@ fn path_and_file() {
     check_set("file:other-note", &[OTHER]);
     check("path:topics saturation", BM25);
     // Like Obsidian, `path:` matches anywhere in the path: the 19 research notes and the log.
-    let research = support::ids(index(), "path:research", 100);
+    let research = support::ids(support::fixtures_index(), "path:research", 100);
     assert_eq!(research.len(), 20, "{research:?}");
     assert!(research.contains(&LONG.to_owned()));
     check_set(
@@ -358,7 +348,7 @@ fn properties() {
     check_set("[status:nonexistent]", &[]);
     check_set("[no-such-property]", &[]);
     check("[status] roadmap", ROADMAP);
-    let with_id = support::ids(index(), "[id]", 100);
+    let with_id = support::ids(support::fixtures_index(), "[id]", 100);
     for id in [BM25, "research/2025-06-29/016-Important-Research.md"] {
         assert!(
             with_id.contains(&id.to_owned()),
@@ -502,14 +492,23 @@ fn hit_fields() {
 fn limits() {
     let cases = [(1, 1), (3, 3), (10, 10), (100, 45), (0, 1), (1000, 45)];
     for (limit, max) in cases {
-        let n = index().search("-zzzznothing", limit).unwrap().len();
+        let n = support::fixtures_index()
+            .search("-zzzznothing", limit)
+            .unwrap()
+            .len();
         assert!(n <= max && n >= 1, "limit {limit}: {n} hits");
     }
     assert_eq!(
-        index().search("the", 3).unwrap().len().min(3),
-        index().search("the", 3).unwrap().len()
+        support::fixtures_index()
+            .search("the", 3)
+            .unwrap()
+            .len()
+            .min(3),
+        support::fixtures_index().search("the", 3).unwrap().len()
     );
-    let many = index().search("-zzzznothing", 100).unwrap();
+    let many = support::fixtures_index()
+        .search("-zzzznothing", 100)
+        .unwrap();
     assert!(many.len() <= 100);
 }
 
@@ -527,7 +526,7 @@ fn ignored_paths_never_appear() {
             "{canary} is in an ignored file"
         );
     }
-    let everything = support::ids(index(), "-zzzznothing", 100);
+    let everything = support::ids(support::fixtures_index(), "-zzzznothing", 100);
     for id in &everything {
         assert!(
             !id.starts_with(".obsidian/")

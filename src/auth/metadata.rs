@@ -77,7 +77,7 @@ pub async fn authorization_server(State(auth): State<Auth>) -> Response {
 }
 
 pub async fn jwks(State(auth): State<Auth>) -> Response {
-    if let Err(e) = auth.refresh_keys(std::time::Duration::from_secs(60)).await {
+    if let Err(e) = auth.refresh_keys().await {
         tracing::warn!(error = %format!("{e:#}"), "cannot reload signing keys");
     }
     let doc = auth

@@ -70,6 +70,9 @@ pub enum AuthMode {
     NoAuth,
 }
 
+/// How often a running server looks for a key rotated by `vaultmcp keys rotate`.
+pub const KEY_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Everything the auth module needs, taken from [`Config`] by [`AuthSettings::from_config`].
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -92,6 +95,10 @@ pub struct AuthSettings {
     pub client_key_refetch: Duration,
     /// Lifetime of an authorization code (60 s; tests shorten it).
     pub code_ttl: Duration,
+    /// How old the signing keys in memory may get before they are read again from the store,
+    /// which is how a `keys rotate` run by another process reaches a running server (60 s;
+    /// tests shorten it).
+    pub key_poll_interval: Duration,
 }
 
 impl AuthSettings {
@@ -107,6 +114,7 @@ impl AuthSettings {
             allow_loopback_fetch: c.allow_loopback_fetch,
             client_key_refetch: client_keys::MIN_REFETCH,
             code_ttl: Duration::from_secs(60),
+            key_poll_interval: KEY_POLL_INTERVAL,
         }
     }
 }
@@ -254,9 +262,15 @@ impl Auth {
         [format!("{base}/mcp"), base.clone(), format!("{base}/")]
     }
 
-    /// Reloads the key ring from the store when it is older than `max_age` (a `keys rotate` run
-    /// by another process shows up this way).
-    pub(crate) async fn refresh_keys(&self, max_age: Duration) -> anyhow::Result<()> {
+    /// Reloads the key ring from the store when it is older than the key poll interval (a
+    /// `keys rotate` run by another process shows up this way).
+    pub(crate) async fn refresh_keys(&self) -> anyhow::Result<()> {
+        self.refresh_keys_older_than(self.inner.settings.key_poll_interval)
+            .await
+    }
+
+    /// Reloads the key ring from the store when it is older than `max_age`.
+    pub(crate) async fn refresh_keys_older_than(&self, max_age: Duration) -> anyhow::Result<()> {
         {
             let mut loaded = self
                 .inner
@@ -328,7 +342,7 @@ fn key_grace_secs(s: &AuthSettings) -> i64 {
 
 /// Retires the active signing key and creates a new one; returns the new key id. Tokens signed
 /// by the retired key stay valid until they expire (its public key stays in the JWKS until then).
-/// A running server picks the new key up within a minute.
+/// A running server picks the new key up within [`KEY_POLL_INTERVAL`].
 pub fn rotate_keys(data_dir: &Path) -> anyhow::Result<String> {
     let mut conn = store::open_connection(data_dir)?;
     keys::rotate(&mut conn)

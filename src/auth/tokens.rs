@@ -33,6 +33,8 @@ use super::{Auth, AuthMode, random_token, sha256_hex};
 
 /// Clock skew allowed when checking `exp`.
 pub const LEEWAY_SECS: u64 = 30;
+/// A token signed by a key we do not know sends us to the store at most this often.
+const UNKNOWN_KEY_RECHECK: Duration = Duration::from_secs(5);
 
 /// Who signed in.
 #[derive(Debug, Clone)]
@@ -356,7 +358,7 @@ async fn refresh(
 
 /// Signs an access token.
 async fn mint(auth: &Auth, i: &Issued, ttl: Duration) -> anyhow::Result<String> {
-    auth.refresh_keys(Duration::from_secs(60)).await?;
+    auth.refresh_keys().await?;
     let iat = now();
     let claims = Claims {
         iss: auth.issuer().to_owned(),
@@ -417,8 +419,10 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
     let key = match known(auth) {
         Some(k) => k,
         None => {
-            // Maybe `keys rotate` ran in another process.
-            let _ = auth.refresh_keys(Duration::from_secs(5)).await;
+            // Maybe `keys rotate` ran in another process: look sooner than the poll interval,
+            // but not for every token with an unknown key.
+            let max_age = auth.settings().key_poll_interval.min(UNKNOWN_KEY_RECHECK);
+            let _ = auth.refresh_keys_older_than(max_age).await;
             known(auth).ok_or(TokenError::UnknownKey)?
         }
     };

@@ -9,7 +9,8 @@ use tantivy::query::TermQuery;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
-use super::writer::{id_column, stored_str, stored_strs};
+use super::state::id_column;
+use super::stored;
 use super::{IndexError, NoteIndex};
 use crate::vault::{Link, ReadError, link_key, obsidian_url, parse_note};
 
@@ -189,20 +190,17 @@ impl NoteIndex {
             let Ok(doc) = searcher.doc::<TantivyDocument>(addr) else {
                 continue;
             };
-            let Some(from) = stored_str(&doc, f.id) else {
+            let Some(from) = stored::text(&doc, f.id) else {
                 continue;
             };
             if from == id {
                 continue;
             }
-            let links: Vec<Link> = stored_str(&doc, f.links_json)
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default();
-            if links
+            if stored::links(&doc, f)
                 .iter()
                 .any(|l| self.resolve_link(searcher, &from, l).as_deref() == Some(id))
             {
-                let title = stored_str(&doc, f.title).unwrap_or_else(|| from.clone());
+                let title = stored::text(&doc, f.title).unwrap_or_else(|| from.clone());
                 out.insert(Backlink { id: from, title });
             }
         }
@@ -242,7 +240,7 @@ impl NoteIndex {
                 let title = searcher
                     .doc::<TantivyDocument>(addr)
                     .ok()
-                    .and_then(|d| stored_str(&d, f.title))
+                    .and_then(|d| stored::text(&d, f.title))
                     .unwrap_or_else(|| id.clone());
                 (id, title)
             })
@@ -258,7 +256,7 @@ impl NoteIndex {
             .into_iter()
             .next()
             .and_then(|a| searcher.doc::<TantivyDocument>(a).ok())
-            .map(|d| stored_strs(&d, f.tag_raw))
+            .map(|d| stored::texts(&d, f.tag_raw))
             .unwrap_or_default()
     }
 }
@@ -300,7 +298,7 @@ fn ids_with(searcher: &Searcher, id_field: Field, term: Term) -> Vec<String> {
     addresses_with(searcher, term)
         .into_iter()
         .filter_map(|a| searcher.doc::<TantivyDocument>(a).ok())
-        .filter_map(|d| stored_str(&d, id_field))
+        .filter_map(|d| stored::text(&d, id_field))
         .collect()
 }
 

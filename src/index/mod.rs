@@ -3,12 +3,16 @@
 //! Nothing here touches the network. Exactly one `Indexer` (the owner of tantivy's
 //! `IndexWriter`) exists per index at a time, across processes: tantivy's lock enforces it.
 
+mod document;
 mod fetch;
 mod query;
 mod safe_seek;
 mod schema;
 mod search;
+mod snippet;
+mod state;
 mod stem;
+mod stored;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! The index schema, its version, and the text analyzer.
 
+use std::cell::RefCell;
+
 use tantivy::schema::{
     DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
@@ -20,7 +22,19 @@ pub const EN: &str = "vaultmcp_en";
 pub const PATH: &str = "vaultmcp_path";
 
 /// Separates a property key from a value token in `prop_kv` terms.
-pub const PROP_SEP: char = '\u{1f}';
+const PROP_SEP: char = '\u{1f}';
+
+/// A `prop_kv` term: a (lower-cased) property key and one analysed token of its value. The
+/// writer and the search build these terms here, so the two cannot disagree on the format.
+pub fn prop_kv(key: &str, token: &str) -> String {
+    format!("{key}{PROP_SEP}{token}")
+}
+
+/// The `prop_kv` term of a property's whole value, trimmed and lower-cased, which
+/// `[status:in-progress]` matches as well as each of its words.
+pub fn prop_kv_whole(key: &str, value: &str) -> String {
+    prop_kv(key, &value.trim().to_lowercase())
+}
 
 /// Handles to every field.
 #[derive(Debug, Clone, Copy)]
@@ -371,8 +385,24 @@ fn is_cjk(c: char) -> bool {
         | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}' | '\u{ff66}'..='\u{ff9f}' | '\u{20000}'..='\u{2fa1f}')
 }
 
-/// Analyzes `text` into (position, token) pairs.
-pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
+thread_local! {
+    // Built once per thread, not per call: an analyzer carries its stop word set, and a search
+    // or an indexing thread analyses many short texts.
+    static EN_ANALYZER: RefCell<TextAnalyzer> = RefCell::new(analyzer());
+    static PATH_ANALYZER: RefCell<TextAnalyzer> = RefCell::new(path_analyzer());
+}
+
+/// Analyzes `text` with the English analyzer into (position, token) pairs.
+pub fn tokens(text: &str) -> Vec<(usize, String)> {
+    EN_ANALYZER.with_borrow_mut(|a| analyze(a, text))
+}
+
+/// Analyzes `text` with the analyzer of paths and file names into (position, token) pairs.
+pub fn path_tokens(text: &str) -> Vec<(usize, String)> {
+    PATH_ANALYZER.with_borrow_mut(|a| analyze(a, text))
+}
+
+fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while let Some(t) = stream.next() {
@@ -386,10 +416,7 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: &[&str]) {
-        let got: Vec<String> = tokens(&mut analyzer(), text)
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
+        let got: Vec<String> = tokens(text).into_iter().map(|(_, t)| t).collect();
         assert_eq!(got, expected, "tokens of {text:?}");
     }
 

@@ -1,4 +1,7 @@
-//! Ranked search: the query language turned into tantivy queries, hits with snippets.
+//! Ranked search: the query language planned into a tantivy query, then hits collected with
+//! their snippets (`snippet.rs`).
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use tantivy::collector::TopDocs;
@@ -7,21 +10,18 @@ use tantivy::query::{
     Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::snippet::{Snippet, SnippetGenerator};
-use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::query::{Clause, parse_query};
 use super::safe_seek::safe_seek;
-use super::schema::{self, Fields, PROP_SEP};
-use super::writer::{stored_str, stored_strs};
+use super::schema::{self, Fields};
+use super::snippet::Snippets;
+use super::stored;
 use super::{IndexError, NoteIndex};
 use crate::vault::obsidian_url;
 
 /// The most hits one search returns.
 pub const MAX_LIMIT: usize = 100;
-/// Snippet length in characters.
-const SNIPPET_CHARS: usize = 220;
 
 /// Field weights for free text: title and aliases above headings above tags above body.
 /// Tuned on Cranfield (scripts/eval-cranfield.sh) within that required order.
@@ -75,146 +75,52 @@ impl NoteIndex {
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let searcher = self.inner.reader.searcher();
-        let f = *self.fields();
-        let mut analyzer = schema::analyzer();
-        let parsed = parse_query(query);
-        if parsed.is_empty() && parsed.must_not.is_empty() {
-            return Ok(Vec::new());
+        match plan(&searcher, self.fields(), query)? {
+            Some(plan) => self.collect(&searcher, &plan, limit),
+            None => Ok(Vec::new()),
         }
+    }
 
-        // Query words in order; a word the query repeats weighs more (as in BM25's query term
-        // frequency), and neighbours in the query are looked for near each other in notes.
-        let sequence: Vec<String> = parsed
-            .text
-            .iter()
-            .flat_map(|t| schema::tokens(&mut analyzer, t))
-            .map(|(_, t)| t)
-            .collect();
-        let mut words: Vec<String> = Vec::new();
-        let mut counts: std::collections::HashMap<&str, f32> = std::collections::HashMap::new();
-        for t in &sequence {
-            let c = counts.entry(t.as_str()).or_default();
-            if *c == 0.0 {
-                words.push(t.clone());
-            }
-            *c += 1.0;
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for w in &words {
-            let q = word_query(&searcher, &f, w)?;
-            let n = counts.get(w.as_str()).copied().unwrap_or(1.0);
-            let q: Box<dyn Query> = if n > 1.0 {
-                Box::new(BoostQuery::new(q, 1.0 + REPEAT_BOOST * (n - 1.0)))
-            } else {
-                q
-            };
-            clauses.push((Occur::Should, q));
-        }
-        let mut pairs = std::collections::HashSet::new();
-        let pairs: Vec<&[String]> = sequence
-            .windows(2)
-            .filter(|p| p[0] != p[1] && pairs.insert((p[0].clone(), p[1].clone())))
-            .collect();
-        for pair in pairs {
-            let terms = vec![
-                (0, Term::from_field_text(f.body, &pair[0])),
-                (1, Term::from_field_text(f.body, &pair[1])),
-            ];
-            let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(
-                    safe_seek(Box::new(phrase)),
-                    PROXIMITY_BOOST,
-                )),
-            ));
-        }
-        let ranked =
-            !words.is_empty() || parsed.must.iter().any(|c| matches!(c, Clause::Phrase(_)));
-        for c in &parsed.must {
-            if let Some(q) = clause_query(&f, &mut analyzer, c) {
-                clauses.push((Occur::Must, q));
-            } else {
-                // A phrase of stop words only, say: it cannot match anything specific.
-                continue;
-            }
-        }
-        let positive = clauses.iter().any(|(o, _)| *o != Occur::MustNot);
-        for c in &parsed.must_not {
-            if let Some(q) = clause_query(&f, &mut analyzer, c) {
-                clauses.push((Occur::MustNot, q));
-            }
-        }
-        if !positive {
-            if parsed.must_not.is_empty() {
-                return Ok(Vec::new());
-            }
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
-        let query = if ranked && words.len() >= FEEDBACK_MIN_WORDS {
-            expand(&searcher, &f, clauses, &words, &mut analyzer)?
-        } else {
-            BooleanQuery::new(clauses)
-        };
-
-        let top: Vec<(f32, DocAddress)> = if ranked {
-            searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?
+    /// Runs a planned query and turns its best `limit` documents into hits with snippets.
+    fn collect(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let f = self.fields();
+        let top: Vec<(f32, DocAddress)> = if plan.ranked {
+            searcher.search(&plan.query, &TopDocs::with_limit(limit).order_by_score())?
         } else {
             // Only filters: newest first.
             let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> = searcher.search(
-                &query,
+                &plan.query,
                 &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc),
             )?;
             by_date.into_iter().map(|(_, addr)| (0.0, addr)).collect()
         };
-
-        let mut snippets = SnippetGenerator::create(&searcher, &query, f.body)?;
-        snippets.set_max_num_chars(SNIPPET_CHARS);
+        let snippets = Snippets::new(
+            searcher,
+            &plan.query,
+            f.body,
+            &plan.words,
+            &plan.snippet_stems,
+        )?;
         let vault_name = self.vault().name();
-        let mut snippet_stems = words.clone();
-        for c in &parsed.must {
-            if let Clause::Phrase(p) = c {
-                snippet_stems.extend(schema::tokens(&mut analyzer, p).into_iter().map(|(_, t)| t));
-            }
-        }
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let id = stored_str(&doc, f.id).unwrap_or_default();
-            let body = stored_str(&doc, f.body).unwrap_or_default();
-            // Analyse only the neighbourhood of the first match when one is easy to find; the
-            // whole note when not (or when that window has no match after all).
-            let (offset, window) = snippet_window(&body, &snippet_stems);
-            let mut snippet = snippets.snippet(window);
-            let mut offset = offset;
-            if snippet.is_empty() && window.len() < body.len() {
-                snippet = snippets.snippet(&body);
-                offset = 0;
-            }
-            let headings: Vec<(usize, u8, String)> = stored_str(&doc, f.headings_json)
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default();
-            let (snippet_text, heading) = if snippet.is_empty() {
-                (
-                    excerpt(&body, &words, &mut analyzer),
-                    best_heading_by_words(&headings, &words, &mut analyzer),
-                )
-            } else {
-                let start = offset + snippet.fragment_range().start;
-                (
-                    bold(&snippet),
-                    heading_before(&headings, start)
-                        .or_else(|| best_heading_by_words(&headings, &words, &mut analyzer)),
-                )
-            };
+            let id = stored::text(&doc, f.id).unwrap_or_default();
+            let body = stored::text(&doc, f.body).unwrap_or_default();
+            let (snippet, heading) = snippets.make(&body, &stored::headings(&doc, f));
             hits.push(Hit {
-                title: stored_str(&doc, f.title).unwrap_or_else(|| id.clone()),
+                title: stored::text(&doc, f.title).unwrap_or_else(|| id.clone()),
                 url: obsidian_url(vault_name, &id),
                 path: id.clone(),
                 id,
                 score,
-                snippet: snippet_text,
-                tags: stored_strs(&doc, f.tag_raw),
+                snippet,
+                tags: stored::texts(&doc, f.tag_raw),
                 heading,
             });
         }
@@ -222,30 +128,153 @@ impl NoteIndex {
     }
 }
 
+/// Clauses of a boolean query.
+type Clauses = Vec<(Occur, Box<dyn Query>)>;
+
+/// A query ready to run, with what collecting its hits needs.
+struct Plan {
+    query: BooleanQuery,
+    /// Whether hits are ordered by score (there are words or phrases to look for) rather than
+    /// newest first (only filters).
+    ranked: bool,
+    /// The query's distinct words, analysed, in order.
+    words: Vec<String>,
+    /// What a snippet's window is placed on: the words and the words of required phrases.
+    snippet_stems: Vec<String>,
+}
+
+/// Turns the query text into a tantivy query; `None` when it can match nothing.
+fn plan(searcher: &Searcher, f: &Fields, query: &str) -> Result<Option<Plan>, IndexError> {
+    let parsed = parse_query(query);
+    if parsed.is_empty() && parsed.must_not.is_empty() {
+        return Ok(None);
+    }
+    // Query words in order: neighbours in the query are looked for near each other in notes.
+    let sequence: Vec<String> = parsed
+        .text
+        .iter()
+        .flat_map(|t| schema::tokens(t))
+        .map(|(_, t)| t)
+        .collect();
+    let (words, mut clauses) = word_clauses(searcher, f, &sequence)?;
+    clauses.extend(proximity_clauses(f, &sequence));
+    let ranked = !words.is_empty() || parsed.must.iter().any(|c| matches!(c, Clause::Phrase(_)));
+    // A clause without words to look for (a phrase of stop words only, say) cannot match
+    // anything specific: it is left out.
+    clauses.extend(
+        parsed
+            .must
+            .iter()
+            .filter_map(|c| clause_query(f, c))
+            .map(|q| (Occur::Must, q)),
+    );
+    let positive = clauses.iter().any(|(o, _)| *o != Occur::MustNot);
+    clauses.extend(
+        parsed
+            .must_not
+            .iter()
+            .filter_map(|c| clause_query(f, c))
+            .map(|q| (Occur::MustNot, q)),
+    );
+    if !positive {
+        if parsed.must_not.is_empty() {
+            return Ok(None);
+        }
+        clauses.push((Occur::Must, Box::new(AllQuery)));
+    }
+    let query = if ranked && words.len() >= FEEDBACK_MIN_WORDS {
+        expand(searcher, f, clauses, &words)?
+    } else {
+        BooleanQuery::new(clauses)
+    };
+    let mut snippet_stems = words.clone();
+    for c in &parsed.must {
+        if let Clause::Phrase(p) = c {
+            snippet_stems.extend(schema::tokens(p).into_iter().map(|(_, t)| t));
+        }
+    }
+    Ok(Some(Plan {
+        query,
+        ranked,
+        words,
+        snippet_stems,
+    }))
+}
+
+/// The query's distinct words and one clause for each; a word the query repeats weighs more
+/// (as in BM25's query term frequency).
+fn word_clauses(
+    searcher: &Searcher,
+    f: &Fields,
+    sequence: &[String],
+) -> Result<(Vec<String>, Clauses), IndexError> {
+    let mut words: Vec<String> = Vec::new();
+    let mut counts: HashMap<&str, f32> = HashMap::new();
+    for t in sequence {
+        let c = counts.entry(t.as_str()).or_default();
+        if *c == 0.0 {
+            words.push(t.clone());
+        }
+        *c += 1.0;
+    }
+    let mut clauses: Clauses = Vec::with_capacity(words.len());
+    for w in &words {
+        let q = word_query(searcher, f, w)?;
+        let n = counts.get(w.as_str()).copied().unwrap_or(1.0);
+        let q: Box<dyn Query> = if n > 1.0 {
+            Box::new(BoostQuery::new(q, 1.0 + REPEAT_BOOST * (n - 1.0)))
+        } else {
+            q
+        };
+        clauses.push((Occur::Should, q));
+    }
+    Ok((words, clauses))
+}
+
+/// A bonus for each pair of neighbouring query words found near each other, in order.
+fn proximity_clauses(f: &Fields, sequence: &[String]) -> Clauses {
+    let mut seen = HashSet::new();
+    sequence
+        .windows(2)
+        .filter(|p| p[0] != p[1] && seen.insert((p[0].clone(), p[1].clone())))
+        .map(|pair| {
+            let terms = vec![
+                (0, Term::from_field_text(f.body, &pair[0])),
+                (1, Term::from_field_text(f.body, &pair[1])),
+            ];
+            let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
+            let q: Box<dyn Query> = Box::new(BoostQuery::new(
+                safe_seek(Box::new(phrase)),
+                PROXIMITY_BOOST,
+            ));
+            (Occur::Should, q)
+        })
+        .collect()
+}
+
 /// Pseudo-relevance feedback (RM3-style) for long, natural-language queries: the words that
 /// characterise the first results are added, weighted below the query's own words.
 fn expand(
     searcher: &Searcher,
     f: &Fields,
-    clauses: Vec<(Occur, Box<dyn Query>)>,
+    clauses: Clauses,
     words: &[String],
-    analyzer: &mut TextAnalyzer,
 ) -> Result<BooleanQuery, IndexError> {
     let first = BooleanQuery::new(clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect());
     let top = searcher.search(&first, &TopDocs::with_limit(FEEDBACK_DOCS).order_by_score())?;
     let Some(max_score) = top.first().map(|(s, _)| *s) else {
         return Ok(first);
     };
-    let mut weights: std::collections::HashMap<String, f32> = std::collections::HashMap::new();
+    let mut weights: HashMap<String, f32> = HashMap::new();
     let num_docs = searcher.num_docs() as f32;
     for (score, addr) in &top {
         let doc: TantivyDocument = searcher.doc(*addr)?;
-        let body = stored_str(&doc, f.body).unwrap_or_default();
-        let toks = schema::tokens(analyzer, &body);
+        let body = stored::text(&doc, f.body).unwrap_or_default();
+        let toks = schema::tokens(&body);
         if toks.is_empty() {
             continue;
         }
-        let mut tf: std::collections::HashMap<String, f32> = std::collections::HashMap::new();
+        let mut tf: HashMap<String, f32> = HashMap::new();
         for (_, tok) in toks.iter() {
             *tf.entry(tok.clone()).or_default() += 1.0;
         }
@@ -343,28 +372,26 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
 }
 
 /// A query for a phrase, an operator or a group; `None` when it has no words to look for.
-fn clause_query(
-    f: &Fields,
-    analyzer: &mut TextAnalyzer,
-    clause: &Clause,
-) -> Option<Box<dyn Query>> {
+fn clause_query(f: &Fields, clause: &Clause) -> Option<Box<dyn Query>> {
     let q: Box<dyn Query> = match clause {
         Clause::Text(t) => any_field(
-            analyzer,
-            t,
+            &schema::tokens(t),
             &[f.title, f.aliases, f.headings, f.tags, f.body],
         )?,
-        Clause::Phrase(p) => any_field(analyzer, p, &[f.title, f.aliases, f.headings, f.body])?,
+        Clause::Phrase(p) => any_field(
+            &schema::tokens(p),
+            &[f.title, f.aliases, f.headings, f.body],
+        )?,
         Clause::Tag(tag) => filter(TermQuery::new(
             Term::from_field_text(f.tag_key, tag),
             IndexRecordOption::Basic,
         )),
         Clause::Path(p) => Box::new(ConstScoreQuery::new(
-            any_field(&mut schema::path_analyzer(), p, &[f.path])?,
+            any_field(&schema::path_tokens(p), &[f.path])?,
             0.0,
         )),
         Clause::File(p) => Box::new(ConstScoreQuery::new(
-            any_field(&mut schema::path_analyzer(), p, &[f.file])?,
+            any_field(&schema::path_tokens(p), &[f.file])?,
             0.0,
         )),
         Clause::Property { key, value: None } => filter(TermQuery::new(
@@ -376,21 +403,17 @@ fn clause_query(
             value: Some(v),
         } => {
             let whole = TermQuery::new(
-                Term::from_field_text(
-                    f.prop_kv,
-                    &format!("{key}{PROP_SEP}{}", v.trim().to_lowercase()),
-                ),
+                Term::from_field_text(f.prop_kv, &schema::prop_kv_whole(key, v)),
                 IndexRecordOption::Basic,
             );
-            let toks = schema::tokens(analyzer, v);
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Should, Box::new(whole))];
+            let toks = schema::tokens(v);
+            let mut alternatives: Clauses = vec![(Occur::Should, Box::new(whole))];
             if !toks.is_empty() {
-                let all: Vec<(Occur, Box<dyn Query>)> = toks
+                let all: Clauses = toks
                     .iter()
                     .map(|(_, t)| {
                         let q: Box<dyn Query> = Box::new(TermQuery::new(
-                            Term::from_field_text(f.prop_kv, &format!("{key}{PROP_SEP}{t}")),
+                            Term::from_field_text(f.prop_kv, &schema::prop_kv(key, t)),
                             IndexRecordOption::Basic,
                         ));
                         (Occur::Must, q)
@@ -404,9 +427,9 @@ fn clause_query(
             ))
         }
         Clause::Any(items) => {
-            let subs: Vec<(Occur, Box<dyn Query>)> = items
+            let subs: Clauses = items
                 .iter()
-                .filter_map(|c| clause_query(f, analyzer, c))
+                .filter_map(|c| clause_query(f, c))
                 .map(|q| (Occur::Should, q))
                 .collect();
             if subs.is_empty() {
@@ -422,14 +445,14 @@ fn filter(q: TermQuery) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(Box::new(q), 0.0))
 }
 
-/// The words of `text` in this order (a phrase; a single term when one word) in any of `fields`.
-fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Option<Box<dyn Query>> {
-    let toks = schema::tokens(analyzer, text);
+/// These analysed words in this order (a phrase; a single term when one word) in any of
+/// `fields`.
+fn any_field(toks: &[(usize, String)], fields: &[Field]) -> Option<Box<dyn Query>> {
     if toks.is_empty() {
         return None;
     }
     let base = toks[0].0;
-    let subs: Vec<(Occur, Box<dyn Query>)> = fields
+    let subs: Clauses = fields
         .iter()
         .map(|&field| {
             let q: Box<dyn Query> = if toks.len() == 1 {
@@ -448,117 +471,4 @@ fn any_field(analyzer: &mut TextAnalyzer, text: &str, fields: &[Field]) -> Optio
         })
         .collect();
     Some(Box::new(BooleanQuery::new(subs)))
-}
-
-/// Where the snippet generator should look: a window around the first place one of the query's
-/// stems appears (ASCII case-insensitively; a stem is a prefix of most forms of its word), with
-/// its byte offset in `body`; the whole text when the note is short or nothing is found.
-/// Analysing a window instead of a long note is most of the cost of a search.
-fn snippet_window<'a>(body: &'a str, stems: &[String]) -> (usize, &'a str) {
-    const BEFORE: usize = 400;
-    const AFTER: usize = 800;
-    if body.len() <= BEFORE + AFTER {
-        return (0, body);
-    }
-    let hay = body.as_bytes();
-    let first = stems
-        .iter()
-        .filter(|s| s.len() >= 3)
-        .filter_map(|s| {
-            hay.windows(s.len())
-                .position(|w| w.eq_ignore_ascii_case(s.as_bytes()))
-        })
-        .min();
-    let Some(at) = first else { return (0, body) };
-    let mut start = at.saturating_sub(BEFORE);
-    while !body.is_char_boundary(start) {
-        start -= 1;
-    }
-    let mut end = (at + AFTER).min(body.len());
-    while !body.is_char_boundary(end) {
-        end += 1;
-    }
-    (start, &body[start..end])
-}
-
-/// The snippet with its matches in `**bold**`, on one line.
-fn bold(snippet: &Snippet) -> String {
-    let frag = snippet.fragment();
-    let mut out = String::with_capacity(frag.len() + 16);
-    // Highlights may overlap (CJK bigrams) or touch: merge them first.
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut sorted: Vec<_> = snippet.highlighted().to_vec();
-    sorted.sort_by_key(|r| r.start);
-    for r in sorted {
-        match ranges.last_mut() {
-            Some(prev) if r.start <= prev.end => prev.end = prev.end.max(r.end),
-            _ => ranges.push(r),
-        }
-    }
-    let mut last = 0;
-    for r in ranges {
-        let (Some(before), Some(word)) = (frag.get(last..r.start), frag.get(r.start..r.end)) else {
-            continue;
-        };
-        out.push_str(before);
-        out.push_str("**");
-        out.push_str(word);
-        out.push_str("**");
-        last = r.end;
-    }
-    out.push_str(frag.get(last..).unwrap_or(""));
-    one_line(&out)
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// An excerpt when the snippet generator finds nothing (typo matches, filter-only queries):
-/// the first line containing a word that stems like a query word, else the opening of the note.
-fn excerpt(body: &str, words: &[String], analyzer: &mut TextAnalyzer) -> String {
-    let line = body
-        .lines()
-        .find(|line| {
-            !words.is_empty()
-                && schema::tokens(analyzer, line)
-                    .iter()
-                    .any(|(_, t)| words.contains(t))
-        })
-        .or_else(|| body.lines().find(|l| !l.trim().is_empty()))
-        .unwrap_or("");
-    let text = one_line(line);
-    match text.char_indices().nth(SNIPPET_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
-}
-
-fn heading_before(headings: &[(usize, u8, String)], offset: usize) -> Option<String> {
-    headings
-        .iter()
-        .take_while(|(o, _, _)| *o <= offset)
-        .last()
-        .map(|(_, _, t)| t.clone())
-}
-
-fn best_heading_by_words(
-    headings: &[(usize, u8, String)],
-    words: &[String],
-    analyzer: &mut TextAnalyzer,
-) -> Option<String> {
-    headings
-        .iter()
-        .map(|(_, _, t)| {
-            (
-                schema::tokens(analyzer, t)
-                    .iter()
-                    .filter(|(_, w)| words.contains(w))
-                    .count(),
-                t,
-            )
-        })
-        .filter(|(n, _)| *n > 0)
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, t)| t.clone())
 }

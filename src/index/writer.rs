@@ -1,4 +1,5 @@
-//! Building and updating the index: full and incremental reindex, and single-note updates.
+//! The index's single writer: full and incremental reindex, and single-note updates. What a
+//! note becomes is `document.rs`; what the index already holds is `state.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -6,25 +7,17 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
-use tantivy::schema::Value;
-use tantivy::{DateTime, IndexWriter, TantivyDocument, Term};
+use tantivy::{IndexWriter, TantivyDocument, Term};
 
-use super::schema::{self, PROP_SEP};
+use super::document::document;
+use super::state::{Indexed, load_state};
 use super::{IndexError, NoteIndex};
-use crate::vault::{FileState, ParsedNote, ReadError, link_key, parse_note};
+use crate::vault::{FileState, ReadError, parse_note};
 
 /// Memory the writer may buffer before flushing a segment (shared by its threads).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// Notes parsed at a time before they are handed to the writer.
 const PARSE_CHUNK: usize = 512;
-
-/// What the index knows of a note file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Indexed {
-    size: u64,
-    mtime_ns: i64,
-    hash: u64,
-}
 
 /// A note left out, and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -348,236 +341,11 @@ fn examine(
         note.warnings.insert(0, w);
     }
     let warnings = std::mem::take(&mut note.warnings);
-    Outcome::Add(Box::new(document(idx, &note, now)), now, warnings)
+    Outcome::Add(Box::new(document(idx.fields(), &note, now)), now, warnings)
 }
 
 /// The first 8 bytes of the BLAKE3 hash of a note's bytes.
-pub(super) fn content_hash(bytes: &[u8]) -> u64 {
+fn content_hash(bytes: &[u8]) -> u64 {
     let h = blake3::hash(bytes);
     u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
-}
-
-fn document(idx: &NoteIndex, note: &ParsedNote, st: Indexed) -> TantivyDocument {
-    let f = idx.fields();
-    let mut doc = TantivyDocument::default();
-    let id = note.id.as_str();
-    let no_ext = id.strip_suffix(".md").unwrap_or(id);
-    let stem = no_ext.rsplit('/').next().unwrap_or(no_ext);
-    doc.add_text(f.id, id);
-    doc.add_text(f.path_key, link_key(no_ext));
-    doc.add_text(f.stem_key, link_key(stem));
-    if let Some(fm_id) = &note.frontmatter_id {
-        doc.add_text(f.fm_id, fm_id);
-    }
-    doc.add_text(f.title, &note.title);
-    for a in &note.aliases {
-        doc.add_text(f.aliases, a);
-        doc.add_text(f.alias_key, link_key(a));
-    }
-    for h in &note.headings {
-        // The H1 that repeats the title is the title: counting it again as a heading would
-        // weigh title words twice.
-        if !h.text.eq_ignore_ascii_case(&note.title) {
-            doc.add_text(f.headings, &h.text);
-        }
-    }
-    let mut tag_keys = HashSet::new();
-    for t in &note.tags {
-        doc.add_text(f.tag_raw, t);
-        doc.add_text(f.tags, t.replace(['/', '-', '_'], " "));
-        let lower = t.to_lowercase();
-        let mut prefix = String::new();
-        for part in lower.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            tag_keys.insert(prefix.clone());
-        }
-    }
-    for k in tag_keys {
-        doc.add_text(f.tag_key, k);
-    }
-    doc.add_text(f.path, no_ext.replace(['/', '-', '_'], " "));
-    doc.add_text(f.file, stem.replace(['-', '_'], " "));
-    doc.add_text(f.body, &note.text);
-    add_properties(&mut doc, f, &note.properties);
-    doc.add_date(
-        f.created,
-        DateTime::from_timestamp_secs(note.created.timestamp()),
-    );
-    doc.add_date(
-        f.modified,
-        DateTime::from_timestamp_secs(note.modified.timestamp()),
-    );
-    doc.add_u64(f.size, st.size);
-    doc.add_i64(f.mtime, st.mtime_ns);
-    doc.add_u64(f.hash, st.hash);
-    let mut link_keys = HashSet::new();
-    for l in &note.links {
-        let target = l.target.strip_suffix(".md").unwrap_or(&l.target);
-        let key = link_key(target.trim_start_matches("./").trim_start_matches('/'));
-        if let Some(last) = key.rsplit('/').next() {
-            link_keys.insert(last.to_owned());
-        }
-        link_keys.insert(key);
-    }
-    for k in link_keys {
-        doc.add_text(f.link_key, k);
-    }
-    doc.add_text(
-        f.links_json,
-        serde_json::to_string(&note.links).unwrap_or_default(),
-    );
-    let headings: Vec<(usize, u8, &str)> = note
-        .headings
-        .iter()
-        .map(|h| (h.offset, h.level, h.text.as_str()))
-        .collect();
-    doc.add_text(
-        f.headings_json,
-        serde_json::to_string(&headings).unwrap_or_default(),
-    );
-    doc
-}
-
-fn add_properties(
-    doc: &mut TantivyDocument,
-    f: &schema::Fields,
-    props: &serde_json::Map<String, serde_json::Value>,
-) {
-    thread_local! {
-        // Built once per thread: an analyzer carries its stop word set.
-        static ANALYZER: std::cell::RefCell<tantivy::tokenizer::TextAnalyzer> =
-            std::cell::RefCell::new(schema::analyzer());
-    }
-    let mut stack: Vec<(String, &serde_json::Value)> =
-        props.iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
-    while let Some((key, value)) = stack.pop() {
-        match value {
-            serde_json::Value::Object(m) => {
-                doc.add_text(f.prop_key, &key);
-                stack.extend(
-                    m.iter()
-                        .map(|(k, v)| (format!("{key}.{}", k.to_lowercase()), v)),
-                );
-            }
-            serde_json::Value::Array(items) => {
-                doc.add_text(f.prop_key, &key);
-                stack.extend(items.iter().map(|v| (key.clone(), v)));
-            }
-            serde_json::Value::Null => doc.add_text(f.prop_key, &key),
-            scalar => {
-                doc.add_text(f.prop_key, &key);
-                let text = match scalar {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                // The property's whole value, lower-cased, matches too (`[status:in-progress]`).
-                doc.add_text(
-                    f.prop_kv,
-                    format!("{key}{PROP_SEP}{}", text.trim().to_lowercase()),
-                );
-                let tokens = ANALYZER.with(|a| schema::tokens(&mut a.borrow_mut(), &text));
-                for (_, tok) in tokens {
-                    doc.add_text(f.prop_kv, format!("{key}{PROP_SEP}{tok}"));
-                }
-                if !matches!(key.as_str(), "title" | "id" | "aliases" | "tags") {
-                    doc.add_text(f.props, &text);
-                }
-            }
-        }
-    }
-}
-
-impl NoteIndex {
-    /// Whether the index holds exactly the vault's notes at their current size and time (a
-    /// walk and a stat per note; no file is read). Cheaper than taking the writer to find out.
-    pub fn is_current(&self) -> Result<bool, IndexError> {
-        let (entries, _) = self.vault().scan();
-        let state = read_state(self)?;
-        Ok(entries.len() == state.len()
-            && entries.iter().all(|e| {
-                state
-                    .get(&e.id)
-                    .is_some_and(|s| s.size == e.state.size && s.mtime_ns == e.state.mtime_ns)
-            }))
-    }
-
-    /// Every indexed note id with the content hash it was indexed from, sorted: what tests
-    /// compare to tell two indexes hold the same notes.
-    pub fn manifest(&self) -> Result<std::collections::BTreeMap<String, u64>, IndexError> {
-        Ok(read_state(self)?
-            .into_iter()
-            .map(|(id, s)| (id, s.hash))
-            .collect())
-    }
-}
-
-/// Reads what the index knows of every note from its fast fields (after a reload).
-fn load_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
-    idx.reload()?;
-    read_state(idx)
-}
-
-fn read_state(idx: &NoteIndex) -> Result<HashMap<String, Indexed>, IndexError> {
-    let searcher = idx.inner.reader.searcher();
-    let mut state = HashMap::with_capacity(searcher.num_docs() as usize);
-    for seg in searcher.segment_readers() {
-        let ff = seg.fast_fields();
-        let Some((ids, names)) = id_column(seg)? else {
-            continue;
-        };
-        let sizes = ff.u64("size")?;
-        let mtimes = ff.i64("mtime")?;
-        let hashes = ff.u64("hash")?;
-        for doc in seg.doc_ids_alive() {
-            let Some(name) = ids
-                .term_ords(doc)
-                .next()
-                .and_then(|ord| names.get(ord as usize))
-            else {
-                continue;
-            };
-            let entry = Indexed {
-                size: sizes.first(doc).unwrap_or(0),
-                mtime_ns: mtimes.first(doc).unwrap_or(0),
-                hash: hashes.first(doc).unwrap_or(0),
-            };
-            state.insert(name.clone(), entry);
-        }
-    }
-    Ok(state)
-}
-
-/// A segment's `id` column and its dictionary read once, in order (ord → id). Looking ids up
-/// one by one with `ord_to_str` decompresses a dictionary block per call: 40x slower on 100k
-/// notes.
-pub(super) fn id_column(
-    seg: &tantivy::SegmentReader,
-) -> Result<Option<(tantivy::columnar::StrColumn, Vec<String>)>, IndexError> {
-    let Some(ids) = seg.fast_fields().str("id")? else {
-        return Ok(None);
-    };
-    let mut names = Vec::with_capacity(ids.dictionary().num_terms());
-    let mut stream = ids.dictionary().stream()?;
-    while stream.advance() {
-        names.push(String::from_utf8_lossy(stream.key()).into_owned());
-    }
-    Ok(Some((ids, names)))
-}
-
-/// A stored text field's first value.
-pub(super) fn stored_str(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
-    doc.get_first(field)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-}
-
-/// All values of a stored text field.
-pub(super) fn stored_strs(doc: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> {
-    doc.get_all(field)
-        .filter_map(|v| v.as_str())
-        .map(str::to_owned)
-        .collect()
 }

@@ -60,6 +60,8 @@ pub struct Options {
     pub allow_loopback_fetch: bool,
     /// How often a client key set may be fetched again.
     pub client_key_refetch: Duration,
+    /// How often the server rereads its signing keys.
+    pub key_poll_interval: Duration,
     /// The stand-in GitHub's account.
     pub gh_login: String,
     pub gh_id: u64,
@@ -72,6 +74,7 @@ impl Default for Options {
             allowed_ids: vec![42],
             allowed_logins: vec![],
             code_ttl: Duration::from_secs(60),
+            key_poll_interval: vaultmcp::auth::KEY_POLL_INTERVAL,
             access_ttl: Duration::from_secs(3600),
             allow_loopback_fetch: false,
             client_key_refetch: Duration::from_secs(30),
@@ -123,6 +126,7 @@ pub fn settings_for(
         allow_loopback_fetch: opts.allow_loopback_fetch,
         client_key_refetch: opts.client_key_refetch,
         code_ttl: opts.code_ttl,
+        key_poll_interval: opts.key_poll_interval,
     }
 }
 

@@ -5,9 +5,14 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
+use vaultmcp::config::{CommonArgs, Config, ServeArgs};
 use vaultmcp::index::{NoteIndex, ReindexReport};
 use vaultmcp::vault::Vault;
 
@@ -17,6 +22,159 @@ pub const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
 /// The bundled demo vault, in the source tree (never modified by the tests).
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vault-fixtures")
+}
+
+/// One index over `vault-fixtures` (read in place) per test binary; its data dir is temporary.
+pub fn fixtures_index() -> &'static NoteIndex {
+    static INDEX: OnceLock<(Dir, NoteIndex)> = OnceLock::new();
+    &INDEX
+        .get_or_init(|| {
+            let dir = Dir::over(&fixtures());
+            let index = dir.synced();
+            (dir, index)
+        })
+        .1
+}
+
+/// The configuration of an in-process `serve` over `vault` with its state in `data`: port 0 on
+/// loopback, `--no-auth`, and an empty config file in `scratch` so that the user's own
+/// `~/.config/vaultmcp/config.toml` is never read.
+pub fn serve_config(vault: &Path, data: &Path, scratch: &Path) -> Config {
+    let config_file = scratch.join("empty-config.toml");
+    fs::create_dir_all(scratch).unwrap();
+    fs::write(&config_file, "").unwrap();
+    let common = CommonArgs {
+        vault: Some(vault.to_path_buf()),
+        data_dir: Some(data.to_path_buf()),
+        config: Some(config_file),
+    };
+    let serve = ServeArgs {
+        no_auth: true,
+        bind: Some("127.0.0.1:0".into()),
+        ..ServeArgs::default()
+    };
+    Config::load_with(&common, &serve).expect("config")
+}
+
+/// The real binary with a clean environment: nothing of the developer's `VAULTMCP_*`,
+/// `GITHUB_*` or `RUST_LOG` reaches it, no colour, and `config_home` as its config folder.
+pub fn binary(config_home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultmcp"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VAULTMCP_") || k.starts_with("GITHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("XDG_CONFIG_HOME", config_home)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs a command to its end, reading its output while it runs (a pipe holds only 64 KiB: a
+/// process writing more would block until read); a process still running after `limit` is
+/// killed and fails the test as a hang.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Run {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vaultmcp");
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        let mut r = r.expect("piped");
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).expect("read output");
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|r| Box::new(r) as _));
+    let stderr = drain(child.stderr.take().map(|r| Box::new(r) as _));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("vaultmcp did not finish within {limit:?} (hang)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run::of(Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    })
+}
+
+/// A `vaultmcp serve` process (the real binary), killed with SIGKILL on drop.
+pub struct ServeProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    /// Waits (bounded) until `/healthz` says the start-up catch-up is done: from then on the
+    /// index is complete and the watcher runs. Panics when the process exits or the catch-up
+    /// fails.
+    pub fn wait_ready(&mut self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the server exited"
+            );
+            if let Some(health) = http_get_json(self.addr, "/healthz") {
+                match health["index"].as_str() {
+                    Some("ready") => return health,
+                    Some("catching up") => {}
+                    _ => panic!("the server is not healthy: {health}"),
+                }
+            }
+            assert!(Instant::now() < deadline, "the server never became ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGKILL: no destructor, no commit, no cleanup.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET `path` over plain HTTP/1.1 and parse the body as JSON; `None` when the server does not
+/// answer (yet) or the answer is not a 200 with JSON.
+pub fn http_get_json(addr: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(body).ok()
 }
 
 /// A temporary vault (`<tmp>/<name>/`) and data dir (`<tmp>/data/`), removed on drop.
@@ -143,22 +301,58 @@ impl Dir {
 
     /// The real binary with `--vault` and `--data-dir` set and no outside configuration.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaultmcp"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("VAULTMCP_") || k.starts_with("GITHUB_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .arg("--vault")
+        let mut cmd = self.bare_cmd(&[]);
+        cmd.arg("--vault")
             .arg(&self.vault)
             .arg("--data-dir")
             .arg(&self.data)
-            .args(args)
-            .current_dir(self.tmp.path());
+            .args(args);
         cmd
+    }
+
+    /// The real binary with only `args` and no outside configuration, run in the temp folder.
+    pub fn bare_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = binary(&self.tmp.path().join("config"));
+        cmd.args(args).current_dir(self.tmp.path());
+        cmd
+    }
+
+    /// `vaultmcp serve --no-auth --bind 127.0.0.1:0` (plus `args`) on this vault, as its own
+    /// process; returns once it listens. Its log is read (JSON lines) for the address and
+    /// then drained, so a chatty server never blocks on a full pipe.
+    pub fn spawn_serve(&self, args: &[&str]) -> ServeProcess {
+        let mut all = vec!["serve", "--no-auth", "--bind", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut child = self
+            .cmd(&all)
+            .env("VAULTMCP_LOG_JSON", "1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vaultmcp serve");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let addr = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .filter(|v| v["fields"]["message"] == "serving")
+                    .and_then(|v| v["fields"]["addr"].as_str()?.parse::<SocketAddr>().ok());
+                if let Some(addr) = addr {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => ServeProcess { child, addr },
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                panic!("vaultmcp serve never said where it listens (exit: {status:?})")
+            }
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
