@@ -174,6 +174,7 @@ impl Server {
         }
         let settings = HttpSettings {
             public_url: public_url.clone(),
+            allowed_origins: config.allowed_origins.clone(),
             notifier,
             caught_up,
         };

@@ -24,14 +24,17 @@ const TRUSTED_ORIGINS: &[&str] = &[
 pub struct HostPolicy {
     public_host: String,
     public_origin: String,
+    /// `VAULTMCP_ALLOWED_ORIGINS`, normalised by the config.
+    extra_origins: Vec<String>,
     loopback_only: bool,
 }
 
 impl HostPolicy {
-    pub fn new(public_url: &Url, loopback_only: bool) -> HostPolicy {
+    pub fn new(public_url: &Url, extra_origins: &[String], loopback_only: bool) -> HostPolicy {
         HostPolicy {
             public_host: public_url.host_str().unwrap_or("").to_ascii_lowercase(),
             public_origin: public_url.origin().ascii_serialization(),
+            extra_origins: extra_origins.to_vec(),
             loopback_only,
         }
     }
@@ -45,12 +48,15 @@ impl HostPolicy {
         !self.loopback_only && !name.is_empty() && name == self.public_host
     }
 
-    /// An `Origin` header value we accept: ours, loopback, or a trusted hosted client.
+    /// An `Origin` header value we accept: ours, loopback, a trusted hosted client, or one the
+    /// person listed. CORS answers exactly these (see `cors.rs`).
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim().trim_end_matches('/');
         if origin.eq_ignore_ascii_case(&self.public_origin)
             || TRUSTED_ORIGINS
                 .iter()
+                .copied()
+                .chain(self.extra_origins.iter().map(String::as_str))
                 .any(|o| o.eq_ignore_ascii_case(origin))
         {
             return true;
@@ -215,7 +221,11 @@ mod tests {
 
     #[test]
     fn hosts_and_origins() {
-        let p = HostPolicy::new(&Url::parse("https://notes.example.com").unwrap(), false);
+        let p = HostPolicy::new(
+            &Url::parse("https://notes.example.com").unwrap(),
+            &["https://app.example.com".to_owned()],
+            false,
+        );
         for ok in [
             "notes.example.com",
             "NOTES.example.com:443",
@@ -234,6 +244,7 @@ mod tests {
             "https://claude.ai",
             "http://localhost:6274",
             "http://127.0.0.1:1",
+            "https://app.example.com",
         ] {
             assert!(p.origin_allowed(ok), "{ok}");
         }
@@ -242,10 +253,12 @@ mod tests {
             "http://notes.example.com",
             "null",
             "https://chatgpt.com.evil.com",
+            "http://app.example.com",
+            "https://app.example.com:8443",
         ] {
             assert!(!p.origin_allowed(bad), "{bad}");
         }
-        let dev = HostPolicy::new(&Url::parse("http://127.0.0.1:8787").unwrap(), true);
+        let dev = HostPolicy::new(&Url::parse("http://127.0.0.1:8787").unwrap(), &[], true);
         assert!(dev.host_allowed("127.0.0.1:8787"));
         assert!(!dev.host_allowed("tunnel.example.com"));
     }

@@ -4,6 +4,8 @@
 //! Each test binary includes this with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
