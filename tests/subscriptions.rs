@@ -288,15 +288,25 @@ async fn resource_not_found_carries_the_uri() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_ends_open_listen_streams() {
+async fn shutdown_ends_listen_streams_gracefully() {
     let (_dir, mut t) = small_vault().await;
-    let mut stream = listen(&t, json!(7), json!({"resourcesListChanged": true})).await;
+    let id = json!(7);
+    let mut stream = listen(&t, id.clone(), json!({"resourcesListChanged": true})).await;
     stream.next(WAIT).await.expect("ack");
+    let mut other = listen(&t, json!("other"), json!({})).await;
+    other.next(WAIT).await.expect("ack");
     let server = t.server.take().unwrap();
     server.shutdown();
+    // The graceful end of a subscription: its final result, tagged like its notifications.
+    for (stream, id) in [(&mut stream, id), (&mut other, json!("other"))] {
+        let last = stream.next(WAIT).await.expect("a final result");
+        assert_eq!(last["id"], id, "{last}");
+        assert_eq!(last["result"]["resultType"], "complete", "{last}");
+        assert_eq!(last["result"]["_meta"][SUBSCRIPTION_ID], id, "{last}");
+        assert!(stream.ends_within(WAIT).await, "the stream ended after it");
+    }
     tokio::time::timeout(Duration::from_secs(10), server.wait())
         .await
-        .expect("stops within 10 s with a listen stream open")
+        .expect("stops within 10 s")
         .expect("stops cleanly");
-    assert!(stream.ends_within(WAIT).await, "the stream ended");
 }

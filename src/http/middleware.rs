@@ -1,6 +1,9 @@
-//! Layers: Host and Origin checks (DNS-rebinding protection), the MCP GET rule, request logs.
+//! Layers: Host and Origin checks (DNS-rebinding protection), the MCP GET rule, the tracking
+//! of `subscriptions/listen` responses, request logs.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
@@ -8,9 +11,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use url::Url;
 
 use crate::config::is_loopback_host;
+use crate::mcp::Notifier;
 
 /// Origins of the hosted clients that call MCP servers from a browser.
 const TRUSTED_ORIGINS: &[&str] = &[
@@ -144,6 +149,58 @@ pub async fn mcp_guard(req: Request, next: Next) -> Response {
         *response.status_mut() = StatusCode::NO_CONTENT;
     }
     response
+}
+
+/// Holds a [`Notifier::listen_stream_opened`] token for as long as the response to a
+/// `subscriptions/listen` request is being written, so that shutdown can wait for the final
+/// results. 2026-07-28 names the method in `Mcp-Method` (rmcp refuses a body that disagrees).
+pub async fn track_listen_streams(
+    State(notifier): State<Arc<Notifier>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_listen = req.method() == Method::POST
+        && req
+            .headers()
+            .get("mcp-method")
+            .is_some_and(|m| m.as_bytes() == b"subscriptions/listen");
+    if !is_listen {
+        return next.run(req).await;
+    }
+    let token = notifier.listen_stream_opened();
+    let response = next.run(req).await;
+    response.map(|inner| {
+        Body::new(TrackedBody {
+            inner,
+            _token: token,
+        })
+    })
+}
+
+/// A response body that holds a token until it is dropped (written whole, or the client left).
+struct TrackedBody {
+    inner: Body,
+    _token: TaskTrackerToken,
+}
+
+impl axum::body::HttpBody for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// One log line per request: method, path (never the query: it may hold OAuth codes), the

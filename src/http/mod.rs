@@ -87,6 +87,10 @@ pub fn build_router(
             auth.clone(),
             crate::auth::require_bearer,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.notifier.clone(),
+            middleware::track_listen_streams,
+        ))
         .layer(axum::middleware::from_fn(middleware::mcp_guard))
         // Outside the bearer layer (a preflight has no token) and the GET rule, inside the
         // Origin check (a foreign Origin gets its 403 and no CORS headers).

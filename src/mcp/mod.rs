@@ -184,11 +184,15 @@ impl ServerHandler for VaultServer {
     }
 
     /// Holds a `subscriptions/listen` stream open (rmcp has sent the acknowledgement) until
-    /// the client goes away or the server stops, which ends the stream.
+    /// the client goes away, or the server stops: then returning makes rmcp send the final
+    /// result that tells the client the stream ended gracefully.
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
         let _listening = (subscription.accepted().resources_list_changed == Some(true))
             .then(|| self.notifier.register_listener(subscription.sink().clone()));
-        subscription.cancelled().await;
+        tokio::select! {
+            () = subscription.cancelled() => {}
+            () = self.notifier.closing().cancelled() => {}
+        }
         Ok(())
     }
 

@@ -5,12 +5,22 @@
 //! A listen stream's notifications go through rmcp's `SubscriptionSink`, which tags each one
 //! with the subscription id and refuses kinds the subscription did not accept; the
 //! acknowledgement before them is sent by rmcp when the subscription is established.
+//!
+//! On shutdown, listen streams end gracefully: [`Notifier::close_listen_streams`] makes every
+//! `listen` return, so rmcp sends the final `subscriptions/listen` result (the spec's "ended
+//! gracefully", unlike a dropped connection), and waits until those responses are written
+//! (the HTTP layer holds a [`Notifier::listen_stream_opened`] token per listen response)
+//! before the server cuts the remaining streams.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rmcp::RoleServer;
 use rmcp::service::{Peer, SubscriptionSendError, SubscriptionSink};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// The sessions and listen streams to tell when the set of notes changes.
 #[derive(Default)]
@@ -18,6 +28,10 @@ pub struct Notifier {
     sessions: Mutex<Vec<Peer<RoleServer>>>,
     listeners: Mutex<Vec<(u64, SubscriptionSink)>>,
     next_listener: AtomicU64,
+    /// Cancelled when the server stops: every `listen` returns.
+    closing: CancellationToken,
+    /// One token per `subscriptions/listen` HTTP response still being written.
+    open_streams: TaskTracker,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -60,6 +74,33 @@ impl Notifier {
             listeners.push((id, sink));
         }
         Listening { notifier: self, id }
+    }
+
+    /// Cancelled when listen streams are to end (the server is stopping).
+    pub(crate) fn closing(&self) -> &CancellationToken {
+        &self.closing
+    }
+
+    /// Held by the HTTP layer while a `subscriptions/listen` response is being written.
+    pub fn listen_stream_opened(&self) -> TaskTrackerToken {
+        self.open_streams.token()
+    }
+
+    /// Ends every listen stream gracefully (each gets its final result) and waits, at most
+    /// `within`, until their responses are written. New listen requests from then on end at
+    /// once the same way.
+    pub async fn close_listen_streams(&self, within: Duration) {
+        self.closing.cancel();
+        self.open_streams.close();
+        if tokio::time::timeout(within, self.open_streams.wait())
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                open = self.open_streams.len(),
+                "listen streams still open at shutdown"
+            );
+        }
     }
 
     /// Open listen streams that asked for resource list changes.
