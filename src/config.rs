@@ -40,7 +40,7 @@ pub struct ServeArgs {
     /// [default: http://<bind>]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// More browser origins that may call MCP, comma-separated, e.g. https://app.example.com
+    /// More browser origins that may call MCP, comma-separated, each scheme://host:port
     /// [env: VAULTMCP_ALLOWED_ORIGINS]
     #[arg(long, value_name = "ORIGINS")]
     pub allowed_origins: Option<String>,
