@@ -19,7 +19,8 @@
 #      its consent page approved by tests/e2e/conformance-authorization.mjs; then SIGTERM
 #
 # Installs what it needs: `npm ci` in tests/e2e (the lockfile brings Node 22 as the npm package
-# `node`, which the conformance suite needs; the SDK test runs on the machine's node), and a venv
+# `node`, which the conformance suite needs, and package.json's `allowScripts` lets npm 11 run
+# its install script; the SDK tests run on the machine's node), and a venv
 # in tests/e2e/.venv from tests/e2e/requirements.txt. Builds the debug binary unless VAULTMCP_BIN
 # names one. Everything talks to 127.0.0.1 only. Exits non-zero if any part fails; runs every
 # part regardless, so one run shows all failures. Logs and conformance results go to
