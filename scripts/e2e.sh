@@ -3,18 +3,24 @@
 #
 #   1. the TypeScript SDK client (@modelcontextprotocol/sdk, tests/e2e/mcp-client.test.mjs)
 #   2. the Python SDK client (mcp, tests/e2e/test_python_client.py), session and 2026-07-28 eras
-#   3. the MCP conformance suite (`npx conformance server`), with
-#      tests/e2e/conformance-expected-failures.yml naming the scenarios that do not apply
+#   3. the MCP conformance suite (`conformance server --suite all`, session era and 2026-07-28),
+#      with tests/e2e/conformance-expected-failures.yml naming the scenarios and checks that do
+#      not apply; tests/e2e/conformance-summary.mjs restates the result against it
 #   4. SIGTERM stops the server cleanly
 #   5. OAuth, with a second server in GitHub mode (GITHUB_* settings, endpoints pointed at a
 #      stand-in GitHub, tests/e2e/fake-github.mjs, on 127.0.0.1): the TypeScript SDK's OAuth
 #      client (tests/e2e/oauth-client.test.mjs: discovery, registration, consent, GitHub, token,
 #      search, refresh, allow-list refusals) and headless Chromium (tests/e2e/browser.test.mjs,
 #      playwright-core driving /usr/bin/chromium or $CHROMIUM; the consent page's screenshot is
-#      kept as tests/e2e/artifacts/consent.png); then SIGTERM stops that server too
+#      kept as tests/e2e/artifacts/consent.png; CORS from pages on another loopback port, with
+#      VAULTMCP_ALLOWED_ORIGINS set); then SIGTERM stops that server too
+#   6. the conformance suite's authorization-server scenarios (`conformance authorization`:
+#      metadata, authorization-code grant) against a third server, `serve --local-login`, with
+#      its consent page approved by tests/e2e/conformance-authorization.mjs; then SIGTERM
 #
 # Installs what it needs: `npm ci` in tests/e2e (the lockfile brings Node 22 as the npm package
-# `node`, which the conformance suite needs; the SDK test runs on the machine's node), and a venv
+# `node`, which the conformance suite needs, and package.json's `allowScripts` lets npm 11 run
+# its install script; the SDK tests run on the machine's node), and a venv
 # in tests/e2e/.venv from tests/e2e/requirements.txt. Builds the debug binary unless VAULTMCP_BIN
 # names one. Everything talks to 127.0.0.1 only. Exits non-zero if any part fails; runs every
 # part regardless, so one run shows all failures. Logs and conformance results go to
@@ -152,31 +158,25 @@ run "Python SDK client (mcp $("$VENV/bin/python" -c 'import importlib.metadata a
 
 conformance() {
   rm -rf "$ART/conformance"
-  (cd "$E2E" && PATH="$E2E/node_modules/.bin:$PATH" npx --no-install conformance server \
+  # The suite is called by its path: `conformance` alone would name this very function.
+  (cd "$E2E" && PATH="$E2E/node_modules/.bin:$PATH" "$E2E/node_modules/.bin/conformance" server \
     --url "$URL" --suite all \
     --expected-failures "$E2E/conformance-expected-failures.yml" \
     --output-dir "$ART/conformance") >"$ART/conformance.log" 2>&1
   local rc=$?
   # The suite's own summary counts the non-applicable scenarios as failures; restate it
-  # against the baseline (the full log and per-scenario checks are in the artifacts).
-  awk 'FNR == NR { if ($1 == "-") baseline[$2] = 1; next }
-       /=== SUMMARY ===/ { on = 1 }
-       on && /^Total:/ { on = 0 }
-       on && ($1 == "✓" || $1 == "✗") {
-         name = $2; sub(/:$/, "", name)
-         if (name in baseline) { na++; printf "  n/a    %s\n", name }
-         else if ($1 == "✓") { ok++; printf "  pass   %s\n", name }
-         else { bad++; printf "  FAIL   %s\n", name }
-       }
-       END { printf "conformance: %d applicable scenarios pass, %d fail; %d not applicable\n", ok, bad, na }' \
-    "$E2E/conformance-expected-failures.yml" "$ART/conformance.log"
+  # against the baseline, check by check (the full log and per-scenario checks are in the
+  # artifacts). Both must agree that nothing unexpected failed and nothing listed passes.
+  "$NODE22" "$E2E/conformance-summary.mjs" "$ART/conformance" "$E2E/conformance-expected-failures.yml"
+  local summary=$?
   if [ "$rc" -ne 0 ]; then
     sed -n '/Unexpected\|Stale\|stale/,$p' "$ART/conformance.log"
     echo "full log: $ART/conformance.log"
   fi
-  return "$rc"
+  [ "$rc" -eq 0 ] && [ "$summary" -eq 0 ]
 }
-run "MCP conformance suite (server, all scenarios)" conformance
+CONFORMANCE_VERSION=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$E2E/node_modules/@modelcontextprotocol/conformance/package.json")
+run "MCP conformance suite $CONFORMANCE_VERSION (server, all scenarios)" conformance
 
 graceful_stop() {
   local pid=$SERVER_PID
@@ -205,6 +205,7 @@ rm -f "$ART/serve-oauth.log" "$ART/fake-github.log" "$ART/reindex-oauth.log"
 OAUTH_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 OAUTH_BASE=http://127.0.0.1:$OAUTH_PORT
 OAUTH_URL=$OAUTH_BASE/mcp
+CORS_PAGE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 GH_CLIENT_ID=e2e-client
 GH_CLIENT_SECRET=e2e-secret-$RANDOM$RANDOM
 FAKE_GITHUB_LOGIN=e2e-owner
@@ -243,6 +244,7 @@ start_oauth() {
     GITHUB_CLIENT_ID=$GH_CLIENT_ID GITHUB_CLIENT_SECRET=$GH_CLIENT_SECRET \
     GITHUB_ALLOWED_ID=$FAKE_GITHUB_ID \
     VAULTMCP_GITHUB_WEB_URL="$FAKE_GITHUB_URL" VAULTMCP_GITHUB_API_URL="$FAKE_GITHUB_URL" \
+    VAULTMCP_ALLOWED_ORIGINS="http://app.test:$CORS_PAGE_PORT" \
     "$VAULTMCP_BIN" serve --bind "127.0.0.1:$OAUTH_PORT" --vault "$ROOT/vault-fixtures" \
     --data-dir "$TMP/data-oauth" --config "$TMP/config.toml" >"$ART/serve-oauth.log" 2>&1 &
   SERVER_PID=$!
@@ -275,13 +277,13 @@ start_oauth() {
 }
 
 oauth_env=(env VAULTMCP_OAUTH_URL="$OAUTH_URL" FAKE_GITHUB_ID="$FAKE_GITHUB_ID"
-  FAKE_GITHUB_LOGIN="$FAKE_GITHUB_LOGIN")
+  FAKE_GITHUB_LOGIN="$FAKE_GITHUB_LOGIN" CORS_PAGE_PORT="$CORS_PAGE_PORT")
 if start_oauth; then
   oauth_env+=(FAKE_GITHUB_URL="$FAKE_GITHUB_URL")
   run "OAuth: TypeScript SDK client (discovery, registration, consent, GitHub, token, search, refresh)" \
     "${oauth_env[@]}" node --test "$E2E/oauth-client.test.mjs"
   rm -f "$ART/consent.png"
-  run "OAuth: headless Chromium (consent, GitHub, redirect URI, token, search; deny)" \
+  run "OAuth: headless Chromium (consent, GitHub, redirect URI, token, search; deny; CORS)" \
     "${oauth_env[@]}" node --test "$E2E/browser.test.mjs"
   [ -s "$ART/consent.png" ] && echo "consent page screenshot: $ART/consent.png"
   run "SIGTERM stops the GitHub-mode server" graceful_stop
@@ -289,6 +291,47 @@ else
   failed+=("OAuth: start the stand-in GitHub and the GitHub-mode server")
 fi
 stop_github
+
+# --- the authorization server alone: the conformance suite against --local-login ---------
+stop_server
+rm -f "$ART/serve-local.log"
+LOCAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+LOCAL_BASE=http://127.0.0.1:$LOCAL_PORT
+
+start_local() {
+  step "start vaultmcp serve --local-login on 127.0.0.1:$LOCAL_PORT"
+  env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG RUST_LOG=info NO_COLOR=1 \
+    "$VAULTMCP_BIN" serve --local-login --bind "127.0.0.1:$LOCAL_PORT" --vault "$ROOT/vault-fixtures" \
+    --data-dir "$TMP/data-local" --config "$TMP/config.toml" >"$ART/serve-local.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    http_ok "$LOCAL_BASE/healthz" && return 0
+    sleep 0.1
+  done
+  cat "$ART/serve-local.log" >&2
+  echo "e2e: the --local-login server did not answer /healthz within 30 s" >&2
+  return 1
+}
+
+conformance_authorization() {
+  rm -rf "$ART/conformance-authorization"
+  (cd "$E2E" && PATH="$E2E/node_modules/.bin:$PATH" VAULTMCP_AUTHZ_ISSUER="$LOCAL_BASE" \
+    CONFORMANCE_OUTPUT_DIR="$ART/conformance-authorization" \
+    "$NODE22" "$E2E/conformance-authorization.mjs") >"$ART/conformance-authorization.log" 2>&1
+  local rc=$?
+  sed -n '/=== SUMMARY ===/,$p' "$ART/conformance-authorization.log"
+  [ "$rc" -eq 0 ] || echo "full log: $ART/conformance-authorization.log"
+  return "$rc"
+}
+
+if start_local; then
+  run "MCP conformance suite (authorization server: metadata, authorization-code grant, consent approved)" \
+    conformance_authorization
+  run "SIGTERM stops the --local-login server" graceful_stop
+else
+  failed+=("start the --local-login server")
+fi
 
 # --- result --------------------------------------------------------------------------------
 step "summary"
@@ -300,6 +343,10 @@ if [ "${#failed[@]}" -gt 0 ]; then
   if [ -s "$ART/serve-oauth.log" ]; then
     echo "GitHub-mode server log: $ART/serve-oauth.log (last lines below)"
     tail -n 30 "$ART/serve-oauth.log"
+  fi
+  if [ -s "$ART/serve-local.log" ]; then
+    echo "--local-login server log: $ART/serve-local.log (last lines below)"
+    tail -n 30 "$ART/serve-local.log"
   fi
 fi
 echo "e2e took $((SECONDS - started)) s"

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// [default: http://<bind>]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// More browser origins that may call MCP, comma-separated, each scheme://host:port
+    /// [env: VAULTMCP_ALLOWED_ORIGINS]
+    #[arg(long, value_name = "ORIGINS")]
+    pub allowed_origins: Option<String>,
     /// Sign in as `local` on the consent page instead of GitHub (loopback only)
     #[arg(long)]
     pub local_login: bool,
@@ -56,6 +60,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub bind: Option<String>,
     pub public_url: Option<String>,
+    pub allowed_origins: Option<String>,
     pub max_note_bytes: Option<u64>,
     pub github_client_id: Option<String>,
     pub github_client_secret: Option<String>,
@@ -111,6 +116,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Public base URL, without a trailing slash (default `http://<bind>`).
     pub public_url: Url,
+    /// Browser origins allowed to call MCP (the Origin check and CORS) besides the public
+    /// URL's, loopback ones and the hosted clients', as `scheme://host[:port]` (default none).
+    pub allowed_origins: Vec<String>,
     pub local_login: bool,
     pub no_auth: bool,
     pub github: GitHubConfig,
@@ -208,6 +216,16 @@ impl Config {
                 .context("cannot form the default public URL")?,
         };
 
+        let allowed_origins = match serve
+            .allowed_origins
+            .clone()
+            .or_else(|| env("VAULTMCP_ALLOWED_ORIGINS"))
+            .or(file.allowed_origins.clone())
+        {
+            Some(raw) => parse_allowed_origins(&raw)?,
+            None => Vec::new(),
+        };
+
         let github_url = |v: Option<String>,
                           f: Option<String>,
                           default: &str,
@@ -279,6 +297,7 @@ impl Config {
             },
             bind,
             public_url,
+            allowed_origins,
             local_login: serve.local_login,
             no_auth: serve.no_auth,
             github,
@@ -356,6 +375,36 @@ fn parse_public_url(raw: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+/// `VAULTMCP_ALLOWED_ORIGINS`: comma-separated origins (`scheme://host[:port]`), each
+/// normalised as browsers send it. A wildcard or `null` would let any page in: refused.
+fn parse_allowed_origins(raw: &str) -> anyhow::Result<Vec<String>> {
+    let mut origins = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        anyhow::ensure!(
+            entry != "*" && !entry.eq_ignore_ascii_case("null"),
+            "VAULTMCP_ALLOWED_ORIGINS entry {entry:?} is not allowed: list each origin, like https://app.example.com"
+        );
+        let url = Url::parse(entry).with_context(|| {
+            format!("VAULTMCP_ALLOWED_ORIGINS entry {entry:?} is not an origin like https://app.example.com")
+        })?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.path() == "/"
+                && url.query().is_none()
+                && url.fragment().is_none(),
+            "VAULTMCP_ALLOWED_ORIGINS entry {entry:?} is not an origin (http or https, a host, an optional port, nothing after it)"
+        );
+        let origin = url.origin().ascii_serialization();
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
 /// Whether a host name or address is loopback (`localhost`, `127.0.0.0/8`, `::1`).
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -379,6 +428,30 @@ mod tests {
         assert!(parse_public_url("http://example.com").is_err());
         assert!(parse_public_url("ftp://127.0.0.1").is_err());
         assert!(parse_public_url("not a url").is_err());
+    }
+
+    #[test]
+    fn allowed_origins_rules() {
+        assert_eq!(
+            parse_allowed_origins(
+                " https://App.Example.com , http://127.0.0.1:5173,,https://app.example.com:443"
+            )
+            .unwrap(),
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
+        assert!(parse_allowed_origins("").unwrap().is_empty());
+        for bad in [
+            "*",
+            "null",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://app.example.com/path",
+            "https://app.example.com?q",
+            "https://user@app.example.com",
+        ] {
+            let err = parse_allowed_origins(bad).unwrap_err().to_string();
+            assert!(err.contains("VAULTMCP_ALLOWED_ORIGINS"), "{bad}: {err}");
+        }
     }
 
     #[test]

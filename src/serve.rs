@@ -21,6 +21,9 @@ use crate::mcp::Notifier;
 use crate::vault::Vault;
 use crate::watch::{Watcher, WriterHandle, control, start_watcher};
 
+/// How long shutdown waits for listen streams to write their final result.
+const LISTEN_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running server.
 pub struct Server {
     /// The address it listens on (the real port when the config said 0).
@@ -29,6 +32,7 @@ pub struct Server {
     pub public_url: Url,
     pub index: NoteIndex,
     pub writer: WriterHandle,
+    notifier: Arc<Notifier>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     writer_thread: std::thread::JoinHandle<()>,
@@ -174,7 +178,8 @@ impl Server {
         }
         let settings = HttpSettings {
             public_url: public_url.clone(),
-            notifier,
+            allowed_origins: config.allowed_origins.clone(),
+            notifier: notifier.clone(),
             caught_up,
         };
         let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
@@ -198,6 +203,7 @@ impl Server {
             public_url,
             index,
             writer,
+            notifier,
             shutdown,
             task,
             writer_thread,
@@ -205,9 +211,20 @@ impl Server {
         })
     }
 
-    /// Asks the server to stop: no new connections, open streams end, requests drain.
+    /// Asks the server to stop: 2026-07-28 listen streams end with their final result, then
+    /// no new connections, the other open streams end, requests drain.
     pub fn shutdown(&self) {
-        self.shutdown.cancel();
+        let notifier = self.notifier.clone();
+        let shutdown = self.shutdown.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    notifier.close_listen_streams(LISTEN_CLOSE_GRACE).await;
+                    shutdown.cancel();
+                });
+            }
+            Err(_) => shutdown.cancel(),
+        }
     }
 
     /// Waits until the server has stopped: HTTP drained, watcher stopped, the writer's queue

@@ -458,6 +458,7 @@ mod tests {
             max_note_bytes: 1,
             bind: bind.parse().unwrap(),
             public_url: public.parse().unwrap(),
+            allowed_origins: Vec::new(),
             local_login: false,
             no_auth: false,
             github: GitHubConfig {

@@ -1,6 +1,9 @@
-//! Layers: Host and Origin checks (DNS-rebinding protection), the MCP GET rule, request logs.
+//! Layers: Host and Origin checks (DNS-rebinding protection), the MCP GET rule, the tracking
+//! of `subscriptions/listen` responses, request logs.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
@@ -8,9 +11,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use url::Url;
 
 use crate::config::is_loopback_host;
+use crate::mcp::Notifier;
 
 /// Origins of the hosted clients that call MCP servers from a browser.
 const TRUSTED_ORIGINS: &[&str] = &[
@@ -24,14 +29,17 @@ const TRUSTED_ORIGINS: &[&str] = &[
 pub struct HostPolicy {
     public_host: String,
     public_origin: String,
+    /// `VAULTMCP_ALLOWED_ORIGINS`, normalised by the config.
+    extra_origins: Vec<String>,
     loopback_only: bool,
 }
 
 impl HostPolicy {
-    pub fn new(public_url: &Url, loopback_only: bool) -> HostPolicy {
+    pub fn new(public_url: &Url, extra_origins: &[String], loopback_only: bool) -> HostPolicy {
         HostPolicy {
             public_host: public_url.host_str().unwrap_or("").to_ascii_lowercase(),
             public_origin: public_url.origin().ascii_serialization(),
+            extra_origins: extra_origins.to_vec(),
             loopback_only,
         }
     }
@@ -45,12 +53,15 @@ impl HostPolicy {
         !self.loopback_only && !name.is_empty() && name == self.public_host
     }
 
-    /// An `Origin` header value we accept: ours, loopback, or a trusted hosted client.
+    /// An `Origin` header value we accept: ours, loopback, a trusted hosted client, or one the
+    /// person listed. CORS answers exactly these (see `cors.rs`).
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim().trim_end_matches('/');
         if origin.eq_ignore_ascii_case(&self.public_origin)
             || TRUSTED_ORIGINS
                 .iter()
+                .copied()
+                .chain(self.extra_origins.iter().map(String::as_str))
                 .any(|o| o.eq_ignore_ascii_case(origin))
         {
             return true;
@@ -140,6 +151,58 @@ pub async fn mcp_guard(req: Request, next: Next) -> Response {
     response
 }
 
+/// Holds a [`Notifier::listen_stream_opened`] token for as long as the response to a
+/// `subscriptions/listen` request is being written, so that shutdown can wait for the final
+/// results. 2026-07-28 names the method in `Mcp-Method` (rmcp refuses a body that disagrees).
+pub async fn track_listen_streams(
+    State(notifier): State<Arc<Notifier>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_listen = req.method() == Method::POST
+        && req
+            .headers()
+            .get("mcp-method")
+            .is_some_and(|m| m.as_bytes() == b"subscriptions/listen");
+    if !is_listen {
+        return next.run(req).await;
+    }
+    let token = notifier.listen_stream_opened();
+    let response = next.run(req).await;
+    response.map(|inner| {
+        Body::new(TrackedBody {
+            inner,
+            _token: token,
+        })
+    })
+}
+
+/// A response body that holds a token until it is dropped (written whole, or the client left).
+struct TrackedBody {
+    inner: Body,
+    _token: TaskTrackerToken,
+}
+
+impl axum::body::HttpBody for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// One log line per request: method, path (never the query: it may hold OAuth codes), the
 /// JSON-RPC method and tool for MCP posts, status and latency. Never headers or bodies.
 pub async fn log_request(req: Request, next: Next) -> Response {
@@ -215,7 +278,11 @@ mod tests {
 
     #[test]
     fn hosts_and_origins() {
-        let p = HostPolicy::new(&Url::parse("https://notes.example.com").unwrap(), false);
+        let p = HostPolicy::new(
+            &Url::parse("https://notes.example.com").unwrap(),
+            &["https://app.example.com".to_owned()],
+            false,
+        );
         for ok in [
             "notes.example.com",
             "NOTES.example.com:443",
@@ -234,6 +301,7 @@ mod tests {
             "https://claude.ai",
             "http://localhost:6274",
             "http://127.0.0.1:1",
+            "https://app.example.com",
         ] {
             assert!(p.origin_allowed(ok), "{ok}");
         }
@@ -242,10 +310,12 @@ mod tests {
             "http://notes.example.com",
             "null",
             "https://chatgpt.com.evil.com",
+            "http://app.example.com",
+            "https://app.example.com:8443",
         ] {
             assert!(!p.origin_allowed(bad), "{bad}");
         }
-        let dev = HostPolicy::new(&Url::parse("http://127.0.0.1:8787").unwrap(), true);
+        let dev = HostPolicy::new(&Url::parse("http://127.0.0.1:8787").unwrap(), &[], true);
         assert!(dev.host_allowed("127.0.0.1:8787"));
         assert!(!dev.host_allowed("tunnel.example.com"));
     }

@@ -3,6 +3,7 @@
 //! Only `http/`, `mcp/` and `auth/` know HTTP. `build_router` is the one place routes and
 //! layers are assembled; the OAuth routes and the bearer layer plug in here.
 
+mod cors;
 mod middleware;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct HttpSettings {
     /// The public base URL (Host allow-list and allowed Origin).
     pub public_url: Url,
+    /// More allowed browser origins (`VAULTMCP_ALLOWED_ORIGINS`), for the Origin check and CORS.
+    pub allowed_origins: Vec<String>,
     /// Where MCP sessions register for change notifications.
     pub notifier: Arc<Notifier>,
     /// Set once the index has caught up with the vault after start-up (`/healthz` reports it).
@@ -59,7 +62,11 @@ pub fn build_router(
     // Dev modes (`--no-auth`, `--local-login`) serve loopback Host names only: a tunnel must
     // never expose them.
     let loopback_only = *auth.mode() != AuthMode::GitHub;
-    let policy = Arc::new(HostPolicy::new(&settings.public_url, loopback_only));
+    let policy = Arc::new(HostPolicy::new(
+        &settings.public_url,
+        &settings.allowed_origins,
+        loopback_only,
+    ));
     let mcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by our own layer, which knows the public URL and the
         // ChatGPT/Claude origins, for every route alike.
@@ -80,7 +87,14 @@ pub fn build_router(
             auth.clone(),
             crate::auth::require_bearer,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.notifier.clone(),
+            middleware::track_listen_streams,
+        ))
         .layer(axum::middleware::from_fn(middleware::mcp_guard))
+        // Outside the bearer layer (a preflight has no token) and the GET rule, inside the
+        // Origin check (a foreign Origin gets its 403 and no CORS headers).
+        .layer(cors::mcp_layer(policy.clone()))
         .layer(axum::middleware::from_fn_with_state(
             policy.clone(),
             middleware::check_origin,

@@ -3,25 +3,41 @@
 //! Only this module and `http/` speak MCP. Tool results follow ChatGPT's shapes exactly: one
 //! text item holding the JSON and `structuredContent` with the same object.
 
+mod notify;
 mod resources;
 mod tools;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::borrow::Cow;
+
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscriptionFilter, Tool,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde::Serialize;
 
 use crate::index::{IndexError, NoteIndex};
 
+pub use notify::Notifier;
+
 /// Hits the `search` tool returns at most (ChatGPT's deep research reads ten).
 pub const SEARCH_TOOL_LIMIT: usize = 10;
+
+/// The protocol versions served: the session era through `initialize`, and 2026-07-28
+/// statelessly. `server/discover` lists exactly these, and an `initialize` asking for another
+/// (2024-11-05 included: its HTTP+SSE transport is not served) is answered with 2025-11-25.
+pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
 
 /// One MCP session's handler. Cheap: everything is shared through the index.
 #[derive(Clone)]
@@ -37,44 +53,6 @@ impl VaultServer {
             index,
             tools: Arc::new(tools::definitions()),
             notifier,
-        }
-    }
-}
-
-/// The sessions to tell when the set of notes changes (`notifications/resources/list_changed`).
-#[derive(Default)]
-pub struct Notifier {
-    peers: std::sync::Mutex<Vec<Peer<RoleServer>>>,
-}
-
-impl std::fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.peers.lock().map_or(0, |p| p.len());
-        f.debug_struct("Notifier").field("sessions", &n).finish()
-    }
-}
-
-impl Notifier {
-    fn register(&self, peer: Peer<RoleServer>) {
-        if let Ok(mut peers) = self.peers.lock() {
-            peers.retain(|p| !p.is_transport_closed());
-            peers.push(peer);
-        }
-    }
-
-    /// Tells every open session that the list of notes changed; forgets closed ones.
-    pub async fn resources_changed(&self) {
-        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
-            Ok(mut peers) => {
-                peers.retain(|p| !p.is_transport_closed());
-                peers.clone()
-            }
-            Err(_) => return,
-        };
-        for peer in peers {
-            if let Err(e) = peer.notify_resource_list_changed().await {
-                tracing::debug!("could not notify a session: {e}");
-            }
         }
     }
 }
@@ -186,8 +164,36 @@ impl ServerHandler for VaultServer {
             ))
     }
 
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(PROTOCOL_VERSIONS)
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.notifier.register(context.peer);
+        self.notifier.register_session(context.peer);
+    }
+
+    /// The one notification a listen stream can carry here: the list of notes changed. rmcp
+    /// intersects this with what was requested and what `get_info` advertises.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resources_list_changed = requested.resources_list_changed.filter(|on| *on);
+        Some(accepted)
+    }
+
+    /// Holds a `subscriptions/listen` stream open (rmcp has sent the acknowledgement) until
+    /// the client goes away, or the server stops: then returning makes rmcp send the final
+    /// result that tells the client the stream ended gracefully.
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
+        let _listening = (subscription.accepted().resources_list_changed == Some(true))
+            .then(|| self.notifier.register_listener(subscription.sink().clone()));
+        tokio::select! {
+            () = subscription.cancelled() => {}
+            () = self.notifier.closing().cancelled() => {}
+        }
+        Ok(())
     }
 
     async fn list_tools(

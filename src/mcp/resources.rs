@@ -68,7 +68,14 @@ pub async fn list(
 }
 
 pub async fn read(index: &NoteIndex, uri_text: &str) -> Result<ReadResourceResult, McpError> {
-    let not_found = || McpError::resource_not_found(format!("no note at {uri_text}"), None);
+    // The requested URI travels in `data` (SEP-2164); rmcp turns the code into -32602 for
+    // 2026-07-28 requests and keeps -32002 for sessions.
+    let not_found = || {
+        McpError::resource_not_found(
+            format!("no note at {uri_text}"),
+            Some(serde_json::json!({ "uri": uri_text })),
+        )
+    };
     let id = uri_text.strip_prefix(PREFIX).ok_or_else(not_found)?;
     let id = percent_decode_str(id)
         .decode_utf8()

@@ -37,6 +37,7 @@ pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
     }
     let settings = HttpSettings {
         public_url: base.parse().unwrap(),
+        allowed_origins: Vec::new(),
         notifier: Default::default(),
         caught_up: Default::default(),
     };

@@ -4,6 +4,8 @@
 //! Each test binary includes this with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod mcp;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -40,6 +42,19 @@ pub fn fixtures_index() -> &'static NoteIndex {
 /// loopback, `--no-auth`, and an empty config file in `scratch` so that the user's own
 /// `~/.config/vaultmcp/config.toml` is never read.
 pub fn serve_config(vault: &Path, data: &Path, scratch: &Path) -> Config {
+    serve_config_with(
+        vault,
+        data,
+        scratch,
+        ServeArgs {
+            no_auth: true,
+            ..ServeArgs::default()
+        },
+    )
+}
+
+/// [`serve_config`] with other `serve` flags (`bind` is always 127.0.0.1:0).
+pub fn serve_config_with(vault: &Path, data: &Path, scratch: &Path, serve: ServeArgs) -> Config {
     let config_file = scratch.join("empty-config.toml");
     fs::create_dir_all(scratch).unwrap();
     fs::write(&config_file, "").unwrap();
@@ -49,9 +64,8 @@ pub fn serve_config(vault: &Path, data: &Path, scratch: &Path) -> Config {
         config: Some(config_file),
     };
     let serve = ServeArgs {
-        no_auth: true,
         bind: Some("127.0.0.1:0".into()),
-        ..ServeArgs::default()
+        ..serve
     };
     Config::load_with(&common, &serve).expect("config")
 }
