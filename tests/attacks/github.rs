@@ -45,24 +45,27 @@ async fn callback_without_or_with_a_forged_state_is_refused() {
 async fn callback_replayed_after_success_is_refused() {
     let env = Env::start(Options::default()).await;
     let cb = callback_url(&env, &env.browser).await;
+    // The attacker has both the callback URL and the browser's login cookie.
+    let cookie = env.browser.cookies.lock().unwrap()["vaultmcp_login"].clone();
     let first = env.browser.get(&cb).await;
     assert_eq!(first.status, 302);
     assert!(query(&url::Url::parse(&first.location.unwrap()).unwrap()).contains_key("code"));
-    // Replayed with a login cookie, or by the same browser: the pending login is gone.
     let replay = env
         .browser
         .http
         .get(&cb)
-        .header("cookie", "vaultmcp_login=anything")
+        .header("cookie", format!("vaultmcp_login={cookie}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), 400);
+    assert_eq!(replay.status(), 400, "the pending login was single use");
     let body = replay.text().await.unwrap();
     assert_eq!(crate::auth_support::page_error(&body), "invalid_request");
-    let r = env.browser.get(&cb).await;
-    assert_page(&r, 400, "invalid_request", "replay in the same browser");
-    assert_eq!(env.gh.state.exchanged.lock().unwrap().len(), 1);
+    assert_eq!(
+        env.gh.state.exchanged.lock().unwrap().len(),
+        1,
+        "GitHub's code was exchanged once"
+    );
 }
 
 #[tokio::test]

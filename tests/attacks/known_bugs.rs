@@ -1,7 +1,9 @@
 //! Attacks that succeed today. Each test is written as the fix must behave (never weakened to
 //! the current behaviour) and named after the bug, so it turns into its regression test when
 //! the fix lands. Issue 9 lists the first six as work in progress; the others were found by
-//! this suite. They fail until then: run them with `cargo test --test attacks known_bugs`.
+//! this suite. Each is `#[ignore]`d with the bug as its reason, so `main` stays green; they
+//! fail until fixed: `cargo test --test attacks known_bugs -- --ignored`. Remove the
+//! `#[ignore]` in the commit that fixes the bug.
 
 use serde_json::{Value, json};
 
@@ -11,6 +13,7 @@ use crate::bearer::assert_refused;
 use crate::{REDIRECT, assert_oauth, assert_page};
 
 #[tokio::test]
+#[ignore = "issue 9: a revoked grant's access tokens stay valid until they expire"]
 async fn revoked_grant_access_tokens_are_refused() {
     // Issue 9: after /revoke of the refresh token, the grant's access tokens die too.
     let env = Env::start(Options::default()).await;
@@ -28,6 +31,7 @@ async fn revoked_grant_access_tokens_are_refused() {
 }
 
 #[tokio::test]
+#[ignore = "issue 9: a revoked grant's access tokens stay valid until they expire"]
 async fn refresh_token_reuse_refuses_the_grants_access_tokens() {
     // RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the grant, access tokens too.
     let env = Env::start(Options::default()).await;
@@ -42,6 +46,7 @@ async fn refresh_token_reuse_refuses_the_grants_access_tokens() {
 }
 
 #[tokio::test]
+#[ignore = "issue 9: a revoked grant's access tokens stay valid until they expire"]
 async fn code_replay_refuses_the_access_token_it_bought() {
     // RFC 6749 §4.1.2: on a replayed code, tokens issued for it SHOULD be revoked.
     let env = Env::start(Options::default()).await;
@@ -65,6 +70,7 @@ async fn code_replay_refuses_the_access_token_it_bought() {
 }
 
 #[tokio::test]
+#[ignore = "issue 9: access tokens outlive an allow-list removal"]
 async fn allow_list_removal_refuses_access_tokens() {
     // Issue 9: taking someone off the allow-list cuts their access tokens on the next request.
     let mut env = Env::start(Options::default()).await;
@@ -81,6 +87,7 @@ async fn allow_list_removal_refuses_access_tokens() {
 }
 
 #[tokio::test]
+#[ignore = "issue 9: the limiter keys on the first X-Forwarded-For hop"]
 async fn forwarded_for_spoofing_uses_the_last_hop() {
     // Issue 9: behind a trusted proxy the client writes the first X-Forwarded-For entries and
     // the proxy appends the real address; a new made-up first hop per request must not buy a
@@ -125,6 +132,7 @@ async fn forwarded_for_spoofing_uses_the_last_hop() {
 }
 
 #[tokio::test]
+#[ignore = "issue 9: /revoke has no rate limit"]
 async fn revoke_is_rate_limited() {
     // Issue 9: /revoke had no limit, so it could be used to test guessed tokens at full speed.
     let env = Env::start(Options::default()).await;
@@ -155,6 +163,7 @@ async fn revoke_is_rate_limited() {
 }
 
 #[tokio::test]
+#[ignore = "bug: /revoke answers 200 for another client's token"]
 async fn revoking_another_clients_token_is_refused() {
     // RFC 7009 §2.1: the server verifies the token was issued to the requesting client and, if
     // not, refuses the request with an error (RFC 6749 §5.2: a grant "issued to another
@@ -198,6 +207,7 @@ async fn revoking_another_clients_token_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "bug: the fetch error names the HTTP status, unlike a closed port"]
 async fn document_http_status_is_no_port_scanning_oracle() {
     // Issue 9: "one uniform error so it is no port-scanning oracle". Today an HTTP answer is
     // reported with its status ("answered HTTP 404") while a closed port "cannot be fetched",
@@ -238,6 +248,7 @@ async fn document_http_status_is_no_port_scanning_oracle() {
 }
 
 #[tokio::test]
+#[ignore = "bug: MCP sessions are not bound to the user who opened them"]
 async fn someone_elses_session_id_is_refused() {
     // MCP (2025-06-18, security best practices): session ids are bound to the user; another
     // user presenting a valid token of their own with someone else's session id gets the
