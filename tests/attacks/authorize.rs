@@ -225,3 +225,35 @@ async fn scopes_beyond_notes_read_are_refused() {
         assert_client_error(&env, &r, REDIRECT, "invalid_scope", scope);
     }
 }
+
+#[tokio::test]
+async fn pkce_method_names_are_exact() {
+    // RFC 7636 §4.3: the method is "S256", case-sensitive; nothing else is S256.
+    let env = Env::start(Options::default()).await;
+    let c = env.register(REDIRECT).await;
+    for m in ["s256", "SHA256", "sha-256", "S512", "S256 ", "PLAIN"] {
+        let r = env
+            .browser
+            .get(&env.authorize_url(&c, &Pkce::new(), &[("code_challenge_method", m)]))
+            .await;
+        assert_client_error(&env, &r, REDIRECT, "invalid_request", m);
+    }
+}
+
+#[tokio::test]
+async fn oversized_state_is_refused() {
+    // The state is reflected into the page and the redirect; an unbounded one is refused.
+    let env = Env::start(Options::default()).await;
+    let c = env.register(REDIRECT).await;
+    let r = env
+        .browser
+        .get(&env.authorize_url(&c, &Pkce::new(), &[("state", &"s".repeat(3000))]))
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let back = url::Url::parse(&r.location.unwrap()).unwrap();
+    assert!(back.as_str().starts_with(REDIRECT));
+    let q = crate::auth_support::query(&back);
+    assert_eq!(q["error"], "invalid_request");
+    assert_eq!(q["iss"], env.base);
+    assert!(!q.contains_key("code"));
+}

@@ -232,3 +232,27 @@ async fn session_id_without_its_token_is_refused() {
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_token");
     }
 }
+
+#[tokio::test]
+async fn algorithm_swaps_in_the_header_are_refused() {
+    // RFC 8725 §3.1: the algorithm is ours to choose, never the token's. A real token of ours
+    // with only the header's alg changed (the signature kept).
+    let env = Env::start(Options::default()).await;
+    let good = env.sign_with(Header::new(Algorithm::EdDSA), &env.good_claims());
+    assert_eq!(env.mcp("/mcp", Some(&good)).await.status(), 200);
+    let parts: Vec<&str> = good.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    for alg in [
+        "ES256", "RS256", "PS256", "HS256", "HS512", "nOnE", "NONE", "eddsa", "Ed25519", "",
+    ] {
+        let mut h = header.clone();
+        h["alg"] = json!(alg);
+        let t = format!("{}.{}.{}", b64(&h), parts[1], parts[2]);
+        assert_refused(&env, &t, &format!("alg {alg:?}")).await;
+    }
+    // And two headers' worth of JSON, or a header that is not an object.
+    for h in ["[]", "\"EdDSA\"", "{\"alg\":\"EdDSA\",\"alg\":\"none\"}"] {
+        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(h), parts[1], parts[2]);
+        assert_refused(&env, &t, h).await;
+    }
+}

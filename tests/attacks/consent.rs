@@ -177,3 +177,37 @@ async fn error_pages_cannot_be_framed_or_cached() {
         assert_eq!(p.headers["cache-control"], "no-store");
     }
 }
+
+#[tokio::test]
+async fn a_registered_client_named_like_a_trusted_one_shows_its_real_redirect_host() {
+    // Anyone can register "ChatGPT"; the page must show where the code really goes, and that
+    // this is a registration, not ChatGPT's metadata document.
+    let env = Env::start(Options::default()).await;
+    let (status, reg) = env
+        .register_raw(&json!({"client_name": "ChatGPT", "redirect_uris": ["https://chatgpt.com.evil.example/connector/oauth/x"], "token_endpoint_auth_method": "none"}))
+        .await;
+    assert_eq!(status, 201, "{reg}");
+    let c = crate::auth_support::Client {
+        client_id: reg["client_id"].as_str().unwrap().into(),
+        client_secret: None,
+        redirect_uri: "https://chatgpt.com.evil.example/connector/oauth/x".into(),
+    };
+    let r = env
+        .browser
+        .get(&env.authorize_url(&c, &Pkce::new(), &[]))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains(r#"<strong id="redirect-host">chatgpt.com.evil.example</strong>"#),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains(&format!("Client id: <code>{}</code></p>", c.client_id)),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("(metadata document)"));
+}
