@@ -9,20 +9,7 @@ use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
 use crate::auth_support::documents::{Answer, DocHost};
-use crate::auth_support::{Env, Options, Pkce, query};
-
-/// 401 with `error="invalid_token"` in the challenge and the body.
-pub async fn assert_refused(env: &Env, token: &str, what: &str) {
-    let r = env.mcp("/mcp", Some(token)).await;
-    assert_eq!(r.status(), 401, "{what}");
-    let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(www.contains(r#"error="invalid_token""#), "{what}: {www}");
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"],
-        "invalid_token",
-        "{what}"
-    );
-}
+use crate::auth_support::{Env, Options, Pkce, assert_refused, query};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())

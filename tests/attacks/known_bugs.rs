@@ -8,8 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::auth_support::documents::{Answer, DocHost, closed_port};
-use crate::auth_support::{Env, Options, Pkce};
-use crate::bearer::assert_refused;
+use crate::auth_support::{Env, Options, Pkce, assert_refused};
 use crate::{REDIRECT, assert_oauth, assert_page};
 
 #[tokio::test]

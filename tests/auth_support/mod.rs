@@ -667,6 +667,20 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The MCP route refuses `token`: 401 with `error="invalid_token"` in the challenge and the
+/// body (RFC 6750 §3.1).
+pub async fn assert_refused(env: &Env, token: &str, what: &str) {
+    let r = env.mcp("/mcp", Some(token)).await;
+    assert_eq!(r.status(), 401, "{what}");
+    let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(www.contains(r#"error="invalid_token""#), "{what}: {www}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "invalid_token",
+        "{what}"
+    );
+}
+
 /// The `<code id="error">` of one of our HTML error pages.
 pub fn page_error(html: &str) -> String {
     let start = html
