@@ -270,3 +270,47 @@ async fn malformed_registration_bodies_are_refused() {
         assert_oauth(raw(body).await, 400, "invalid_redirect_uri", body);
     }
 }
+
+#[tokio::test]
+async fn registration_flood_behind_a_trusted_proxy_keys_on_the_last_hop() {
+    // Behind a trusted proxy the client writes the first X-Forwarded-For entries and the proxy
+    // appends the real address; a new made-up first hop per request must not buy a new bucket
+    // (the regression test of issue 9's forwarded-for fix, through the router).
+    let env = Env::start(Options {
+        trust_forwarded_for: true,
+        ..Options::default()
+    })
+    .await;
+    let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    let register = |xff: String| {
+        let req = env
+            .browser
+            .http
+            .post(env.url("/register"))
+            .header("x-forwarded-for", xff)
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let mut refused = None;
+    for i in 0..40 {
+        let (s, v) = register(format!("198.51.100.{i}, 203.0.113.7")).await;
+        if s != 201 {
+            refused = Some((s, v));
+            break;
+        }
+    }
+    let refused = refused.expect("40 registrations from one real address, none refused");
+    assert_oauth(
+        refused,
+        429,
+        "temporarily_unavailable",
+        "the flood is limited",
+    );
+    // Another real address (last hop) has its own bucket.
+    let (s, _) = register("198.51.100.1, 203.0.113.8".into()).await;
+    assert_eq!(s, 201, "another client behind the same proxy");
+}
