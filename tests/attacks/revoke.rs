@@ -134,3 +134,22 @@ async fn a_wrong_token_type_hint_still_revokes() {
     // The other grant's access token is untouched.
     assert_eq!(env.mcp("/mcp", Some(at2)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_client_cannot_revoke_a_personal_access_token() {
+    // A personal token belongs to the person, not to any OAuth client: /revoke treats it as a
+    // token it does not know (200, RFC 7009 §2.2) and it keeps working.
+    let env = Env::start(Options::default()).await;
+    let created = vaultmcp::auth::admin::create_token(env.dir.path(), "script", None).unwrap();
+    env.auth.reload_revocations().await.unwrap();
+    let c = env.register(REDIRECT).await;
+    for hint in [None, Some("access_token"), Some("refresh_token")] {
+        let mut form = vec![
+            ("token", created.token.as_str()),
+            ("client_id", c.client_id.as_str()),
+        ];
+        form.extend(hint.map(|h| ("token_type_hint", h)));
+        assert_eq!(revoke_form(&env, &form).await.0, 200, "{hint:?}");
+    }
+    assert_eq!(env.mcp("/mcp", Some(&created.token)).await.status(), 200);
+}
