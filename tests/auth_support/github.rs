@@ -34,6 +34,8 @@ pub struct GhState {
     tokens: Mutex<HashMap<String, (String, u64)>>,
     /// Every token request's code, for tests that replay one.
     pub exchanged: Mutex<Vec<String>>,
+    /// When set, `/user` answers with this status and GitHub's error body, whatever the token.
+    pub user_status: Mutex<Option<u16>>,
 }
 
 pub struct FakeGitHub {
@@ -67,6 +69,50 @@ impl FakeGitHub {
 
     pub fn set_user(&self, login: &str, id: u64) {
         *self.state.user.lock().unwrap() = (login.to_owned(), id);
+    }
+
+    /// Makes `/user` fail with `status` (e.g. GitHub having an outage, or the token revoked).
+    pub fn fail_user(&self, status: u16) {
+        *self.state.user_status.lock().unwrap() = Some(status);
+    }
+
+    /// A real GitHub access token for the current account, obtained the way any GitHub OAuth
+    /// App gets one (authorize, then the token endpoint), without vaultmcp.
+    pub async fn access_token(&self) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .get(format!("{}/login/oauth/authorize", self.url))
+            .query(&[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let t: serde_json::Value = http
+            .post(format!("{}/login/oauth/access_token", self.url))
+            .form(&[
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("code", &code),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_owned()
     }
 }
 
@@ -171,6 +217,10 @@ async fn access_token(
 }
 
 async fn user(State(s): State<Arc<GhState>>, headers: HeaderMap) -> Response {
+    if let Some(status) = *s.user_status.lock().unwrap() {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, Json(json!({"message": "Server Error", "documentation_url": "https://docs.github.com/rest"}))).into_response();
+    }
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chatgpt;
+pub mod documents;
 pub mod github;
 
 use std::collections::HashMap;
@@ -66,6 +67,10 @@ pub struct Options {
     /// The stand-in GitHub's account.
     pub gh_login: String,
     pub gh_id: u64,
+    /// `VAULTMCP_TRUST_FORWARDED_FOR`: rate limits key on `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// Lifetime of a refresh token (zero: expired as soon as issued).
+    pub refresh_ttl: Duration,
 }
 
 impl Default for Options {
@@ -81,6 +86,8 @@ impl Default for Options {
             client_key_refetch: Duration::from_secs(30),
             gh_login: "alice".into(),
             gh_id: 42,
+            trust_forwarded_for: false,
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -122,8 +129,8 @@ pub fn settings_for(
             api_url: gh_url.parse().unwrap(),
         },
         access_token_ttl: opts.access_ttl,
-        refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-        trust_forwarded_for: false,
+        refresh_token_ttl: opts.refresh_ttl,
+        trust_forwarded_for: opts.trust_forwarded_for,
         allow_loopback_fetch: opts.allow_loopback_fetch,
         client_key_refetch: opts.client_key_refetch,
         code_ttl: opts.code_ttl,
@@ -219,6 +226,49 @@ impl Env {
             client_secret: None,
             redirect_uri: redirect_uri.to_owned(),
         }
+    }
+
+    /// POSTs a registration request as JSON; the status and the JSON answer (Null if none).
+    pub async fn register_raw(&self, body: &Value) -> (u16, Value) {
+        let r = self
+            .browser
+            .http
+            .post(self.url("/register"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stores an authorization code for `c` the way the token endpoint finds codes, but with
+    /// the given PKCE challenge (empty: a code issued without one, as no request of ours can
+    /// produce). Returns the code.
+    pub fn plant_code(&self, c: &Client, challenge: &str) -> String {
+        let mut b = [0u8; 32];
+        rand::fill(&mut b);
+        let code = URL_SAFE_NO_PAD.encode(b);
+        let hash: String = Sha256::digest(code.as_bytes())
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        let conn = rusqlite::Connection::open(self.dir.path().join("auth.sqlite3")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute(
+            "INSERT INTO codes (code_hash, client_id, redirect_uri, code_challenge, resource, scope, sub, login, github_id, expires_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'notes:read', 'github:42', 'alice', 42, ?6)",
+            rusqlite::params![
+                hash,
+                c.client_id,
+                c.redirect_uri,
+                challenge,
+                format!("{}/mcp", self.base),
+                chrono::Utc::now().timestamp_millis() + 60_000
+            ],
+        )
+        .unwrap();
+        code
     }
 
     /// The authorize URL for a client with a fresh PKCE pair.
@@ -424,6 +474,26 @@ impl Env {
         msg["result"].clone()
     }
 
+    /// Claims like those of a real access token of ours (alice, `notes:read`, ten minutes).
+    pub fn good_claims(&self) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({"iss": self.base, "aud": format!("{}/mcp", self.base), "sub": "github:42", "login": "alice", "scope": "notes:read",
+               "client_id": "c", "iat": now, "exp": now + 600, "jti": "j1"})
+    }
+
+    /// Signs `claims` with the server's own active key under `header` (its `kid` is set to the
+    /// key's unless the header has one): a token only the server's key could have made.
+    pub fn sign_with(&self, mut header: jsonwebtoken::Header, claims: &Value) -> String {
+        let (kid, der) = self.signing_key();
+        header.kid.get_or_insert(kid);
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&der),
+        )
+        .unwrap()
+    }
+
     /// The active signing key as stored (kid, PKCS#8 DER), for tests that forge tokens.
     pub fn signing_key(&self) -> (String, Vec<u8>) {
         let conn = rusqlite::Connection::open(self.dir.path().join("auth.sqlite3")).unwrap();
@@ -475,11 +545,15 @@ impl Pkce {
     pub fn new() -> Pkce {
         let mut b = [0u8; 32];
         rand::fill(&mut b);
-        let verifier = URL_SAFE_NO_PAD.encode(b);
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Pkce::from_verifier(&URL_SAFE_NO_PAD.encode(b))
+    }
+
+    /// A pair for a verifier of the caller's choosing (also malformed ones: the challenge is
+    /// always its well-formed S256, so only the server's verifier rules can refuse it).
+    pub fn from_verifier(verifier: &str) -> Pkce {
         Pkce {
-            verifier,
-            challenge,
+            verifier: verifier.to_owned(),
+            challenge: URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
         }
     }
 }
@@ -592,6 +666,20 @@ fn unescape(s: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// The MCP route refuses `token`: 401 with `error="invalid_token"` in the challenge and the
+/// body (RFC 6750 §3.1).
+pub async fn assert_refused(env: &Env, token: &str, what: &str) {
+    let r = env.mcp("/mcp", Some(token)).await;
+    assert_eq!(r.status(), 401, "{what}");
+    let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(www.contains(r#"error="invalid_token""#), "{what}: {www}");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "invalid_token",
+        "{what}"
+    );
 }
 
 /// The `<code id="error">` of one of our HTML error pages.
