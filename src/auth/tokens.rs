@@ -457,7 +457,8 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
 }
 
 /// `POST /revoke` (RFC 7009): refresh tokens revoke their whole grant; access tokens are
-/// remembered as revoked until they expire. Unknown tokens are fine (200).
+/// remembered as revoked until they expire. Unknown tokens are fine (200); another client's
+/// token is refused (400 `invalid_grant`) and left alone.
 pub async fn revoke(
     State(auth): State<Auth>,
     connect: super::ratelimit::Peer,
@@ -481,21 +482,25 @@ pub async fn revoke(
             .inner
             .store
             .call(move |c| {
-                let grant: Option<String> = c
+                let found: Option<(String, String)> = c
                     .query_row(
-                        "SELECT g.grant_id FROM refresh_tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = ?1 AND g.client_id = ?2",
-                        params![hash, client_id],
-                        |r| r.get(0),
+                        "SELECT g.grant_id, g.client_id FROM refresh_tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = ?1",
+                        params![hash],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
-                if let Some(g) = &grant
-                    && grants::revoke(c, g, now())?
-                {
+                let grant = match found {
+                    Some((g, owner)) if owner == client_id => g,
+                    Some(_) => return Ok(Err(())),
+                    None => return Ok(Ok(None)),
+                };
+                if grants::revoke(c, &grant, now())? {
                     audit::record(c, &audit::Entry { at: now(), event: "grant_revoked".into(), client_id: Some(client_id.clone()), detail: Some("the client revoked its refresh token (RFC 7009)".into()), ..Default::default() })?;
                 }
-                Ok(grant)
+                Ok(Ok(Some(grant)))
             })
-            .await?;
+            .await?
+            .map_err(|()| another_clients_token(&client))?;
         if let Some(g) = revoked {
             auth.note_revoked_grants(&[g]);
             tracing::info!(client_id = %client.client_id, "refresh token revoked (whole grant)");
@@ -504,8 +509,10 @@ pub async fn revoke(
     }
     if token.contains('.')
         && let Ok(claims) = verify_access_token(&auth, &token).await
-        && claims.client_id == client.client_id
     {
+        if claims.client_id != client.client_id {
+            return Err(another_clients_token(&client));
+        }
         auth.inner.revocations.revoke_jti(&claims.jti, claims.exp);
         let (jti, exp) = (claims.jti, claims.exp);
         auth.inner
@@ -522,6 +529,13 @@ pub async fn revoke(
         tracing::info!(client_id = %client.client_id, "access token revoked");
     }
     Ok(revoke_ok())
+}
+
+/// RFC 7009 §2.1: a client may only revoke its own tokens; the refusal is RFC 6749 §5.2's
+/// `invalid_grant` ("issued to another client"). Nothing is revoked.
+fn another_clients_token(client: &Client) -> OAuthError {
+    tracing::warn!(client_id = %client.client_id, "revocation refused: the token belongs to another client");
+    OAuthError::invalid_grant("the token was issued to another client")
 }
 
 fn revoke_ok() -> Response {

@@ -5,6 +5,7 @@
 
 mod cors;
 mod middleware;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +84,11 @@ pub fn build_router(
     let mcp_routes = Router::new()
         .route("/mcp", any_service(mcp.clone()))
         .route("/", post_service(mcp).get(root_info))
+        // Inside the bearer check, which puts the user in the request.
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(sessions::SessionOwners::default()),
+            sessions::bind_sessions,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             crate::auth::require_bearer,

@@ -1,13 +1,14 @@
-//! Attacks that succeed today, found by this suite. Each test is written as the fix must behave
-//! (never weakened to the current behaviour) and named after the bug, so it turns into its
-//! regression test when the fix lands. Each is `#[ignore]`d with the bug as its reason, so
-//! `main` stays green; they fail until fixed: `cargo test --test attacks known_bugs --
-//! --ignored`. Remove the `#[ignore]` in the commit that fixes the bug.
+//! Attacks this suite found succeeding, now fixed: each is the regression test of its bug,
+//! named after it.
+//! - `/revoke` answered 200 to another client's token (RFC 7009 §2.1): now 400 `invalid_grant`.
+//! - The metadata-document error named the HTTP status ("answered HTTP 404") where a closed port
+//!   "cannot be fetched": a port-scanning oracle. Now one sentence for every fetch failure.
+//! - MCP sessions were not bound to the user who opened them: now someone else's session id is
+//!   404, as an unknown session.
 //!
 //! (The issue-9 bugs this group first held — a revoked grant's access tokens, /revoke without a
-//! rate limit, the first X-Forwarded-For hop — were fixed on `main` with their own regression
-//! tests in `auth_manage.rs` and `auth::ratelimit`; the through-the-router forwarded-for
-//! attack lives on in `register.rs`.)
+//! rate limit, the first X-Forwarded-For hop — have their regression tests in `auth_manage.rs`
+//! and `auth::ratelimit`; the through-the-router forwarded-for attack lives in `register.rs`.)
 
 use serde_json::{Value, json};
 
@@ -16,7 +17,6 @@ use crate::auth_support::{Env, Options, Pkce};
 use crate::{REDIRECT, assert_oauth, assert_page};
 
 #[tokio::test]
-#[ignore = "bug: /revoke answers 200 for another client's token"]
 async fn revoking_another_clients_token_is_refused() {
     // RFC 7009 §2.1: the server verifies the token was issued to the requesting client and, if
     // not, refuses the request with an error (RFC 6749 §5.2: a grant "issued to another
@@ -60,7 +60,6 @@ async fn revoking_another_clients_token_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the fetch error names the HTTP status, unlike a closed port"]
 async fn document_http_status_is_no_port_scanning_oracle() {
     // Issue 9: "one uniform error so it is no port-scanning oracle". Today an HTTP answer is
     // reported with its status ("answered HTTP 404") while a closed port "cannot be fetched",
@@ -101,7 +100,6 @@ async fn document_http_status_is_no_port_scanning_oracle() {
 }
 
 #[tokio::test]
-#[ignore = "bug: MCP sessions are not bound to the user who opened them"]
 async fn someone_elses_session_id_is_refused() {
     // MCP (2025-06-18, security best practices): session ids are bound to the user; another
     // user presenting a valid token of their own with someone else's session id gets the

@@ -119,7 +119,7 @@ pub fn clients(conn: &Connection) -> rusqlite::Result<Vec<ClientSummary>> {
             client_id: id,
         });
     }
-    out.sort_by(|a, b| b.last_used.cmp(&a.last_used));
+    out.sort_by_key(|c| std::cmp::Reverse(c.last_used));
     Ok(out)
 }
 
