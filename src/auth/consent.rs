@@ -10,16 +10,17 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::clients::{Client, find_client};
 use super::errors::{PageError, escape_html, page_headers};
 use super::ratelimit::{Endpoint, client_ip};
 use super::redirect::validate_redirect_uri;
-use super::tokens::{Identity, issue_code};
+use super::request::{AuthzRequest, Identity};
+use super::tokens::issue_code;
+use super::web::{cookie_name, read_cookie, redirect_to_client, set_cookie};
 use super::{Auth, AuthMode, SCOPE, ct_eq, random_token};
 
 /// Name of the CSRF cookie (with the `__Host-` prefix on https).
@@ -31,17 +32,6 @@ main{max-width:32rem;margin:4rem auto;background:#fff;border:1px solid #d8dee4;b
 h1{font-size:1.35rem;margin-top:0}.muted{color:#57606a;font-size:.9rem}code{word-break:break-all}\
 .buttons{display:flex;gap:.75rem;margin-top:1.5rem}button{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:1px solid #d0d7de;cursor:pointer}\
 button[value=approve]{background:#1f883d;color:#fff;border-color:#1a7f37}button[value=deny]{background:#f6f8fa}</style>";
-
-/// A validated authorization request, carried through consent and GitHub.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthzRequest {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub state: Option<String>,
-    pub code_challenge: String,
-    pub resource: String,
-    pub scope: String,
-}
 
 /// Why a request cannot go on.
 pub enum Refusal {
@@ -66,53 +56,6 @@ impl From<PageError> for Refusal {
     }
 }
 
-/// Parses `a=b&c=d`; a repeated parameter is an error (RFC 6749 §3.1).
-pub fn parse_params(raw: &[u8]) -> Result<HashMap<String, String>, String> {
-    let mut map = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(raw) {
-        if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
-            return Err(format!("the parameter {k} is repeated"));
-        }
-    }
-    Ok(map)
-}
-
-/// A redirect to the client with the response parameters plus `state` and `iss` (RFC 9207).
-pub fn redirect_to_client(
-    auth: &Auth,
-    redirect_uri: &str,
-    state: Option<&str>,
-    params: &[(&str, &str)],
-    status: StatusCode,
-) -> Response {
-    let mut url = match Url::parse(redirect_uri) {
-        Ok(u) => u,
-        Err(_) => {
-            return PageError::bad_request(
-                "invalid_request",
-                "The app's redirect address is not valid.",
-            )
-            .into_response();
-        }
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-        if let Some(s) = state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("iss", auth.issuer());
-    }
-    let mut resp = status.into_response();
-    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    super::errors::no_store(resp.headers_mut());
-    resp
-}
-
 fn error_redirect(
     auth: &Auth,
     redirect_uri: &str,
@@ -122,7 +65,7 @@ fn error_redirect(
     status: StatusCode,
 ) -> Refusal {
     Refusal::Redirect(redirect_to_client(
-        auth,
+        auth.issuer(),
         redirect_uri,
         state,
         &[("error", error), ("error_description", description)],
@@ -260,7 +203,7 @@ pub async fn authorize_get(
     if !auth.allow(Endpoint::Authorize, &headers, &connect) {
         return too_many_attempts();
     }
-    let params = match parse_params(q.unwrap_or_default().as_bytes()) {
+    let params = match super::web::parse_params(q.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(m) => return PageError::bad_request("invalid_request", m).into_response(),
     };
@@ -269,12 +212,12 @@ pub async fn authorize_get(
         Err(r) => return r.into_response(),
     };
     // Reuse the cookie's token when there is one, so two open consent tabs both work.
-    let csrf = read_cookie(&headers, &cookie_name(&auth, CSRF_COOKIE))
+    let csrf = read_cookie(&headers, &cookie_name(auth.https(), CSRF_COOKIE))
         .filter(|t| t.len() == 43)
         .unwrap_or_else(random_token);
     let mut resp = Html(consent_page(&auth, &client, &req, &csrf)).into_response();
     page_headers(resp.headers_mut());
-    set_cookie(&auth, resp.headers_mut(), CSRF_COOKIE, &csrf, 1800);
+    set_cookie(auth.https(), resp.headers_mut(), CSRF_COOKIE, &csrf, 1800);
     resp
 }
 
@@ -288,11 +231,11 @@ pub async fn authorize_post(
     if !auth.allow(Endpoint::Authorize, &headers, &connect) {
         return too_many_attempts();
     }
-    let params = match parse_params(&body) {
+    let params = match super::web::parse_params(&body) {
         Ok(p) => p,
         Err(m) => return PageError::bad_request("invalid_request", m).into_response(),
     };
-    let cookie = read_cookie(&headers, &cookie_name(&auth, CSRF_COOKIE));
+    let cookie = read_cookie(&headers, &cookie_name(auth.https(), CSRF_COOKIE));
     let csrf_ok = match (cookie.as_deref(), params.get("csrf_token")) {
         (Some(c), Some(f)) => !c.is_empty() && ct_eq(c, f),
         _ => false,
@@ -334,7 +277,7 @@ pub async fn authorize_post(
             )
             .await;
             return redirect_to_client(
-                &auth,
+                auth.issuer(),
                 &req.redirect_uri,
                 req.state.as_deref(),
                 &[
@@ -367,7 +310,7 @@ pub async fn authorize_post(
                     )
                     .await;
                     redirect_to_client(
-                        &auth,
+                        auth.issuer(),
                         &req.redirect_uri,
                         req.state.as_deref(),
                         &[("code", &code)],
@@ -445,62 +388,4 @@ fn consent_page(auth: &Auth, client: &Client, req: &AuthzRequest, csrf: &str) ->
         scope = escape_html(&req.scope),
         host = escape_html(&redirect_host),
     )
-}
-
-/// The cookie's name: `__Host-` prefixed when the public URL is https.
-pub fn cookie_name(auth: &Auth, name: &str) -> String {
-    if auth.settings().public_url.scheme() == "https" {
-        format!("__Host-{name}")
-    } else {
-        name.to_owned()
-    }
-}
-
-/// Appends a `Set-Cookie` (HttpOnly, SameSite=Lax, Path=/, Secure on https).
-pub fn set_cookie(auth: &Auth, h: &mut HeaderMap, name: &str, value: &str, max_age: i64) {
-    let secure = if auth.settings().public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    let c = format!(
-        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
-        cookie_name(auth, name)
-    );
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        h.append(header::SET_COOKIE, v);
-    }
-}
-
-/// A cookie's value from the request.
-pub fn read_cookie(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_parameters_are_refused() {
-        assert!(parse_params(b"a=1&b=2").is_ok());
-        assert!(parse_params(b"a=1&a=2").is_err());
-    }
-
-    #[test]
-    fn cookies_are_read() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "x=1; vaultmcp_csrf=abc; y=2".parse().unwrap(),
-        );
-        assert_eq!(read_cookie(&h, "vaultmcp_csrf").as_deref(), Some("abc"));
-        assert_eq!(read_cookie(&h, "z"), None);
-    }
 }

@@ -20,25 +20,17 @@ use oauth2::{
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 
-use super::consent::{AuthzRequest, parse_params, read_cookie, redirect_to_client, set_cookie};
 use super::errors::PageError;
+use super::request::{AuthzRequest, Identity};
 use super::store::now;
-use super::tokens::{Identity, issue_code};
+use super::tokens::issue_code;
+use super::web::{cookie_name, parse_params, read_cookie, redirect_to_client, set_cookie};
 use super::{Auth, PENDING_LOGIN_TTL_SECS, ct_eq, random_token, sha256_hex};
-use crate::config::GitHubConfig;
 
 /// The cookie binding a pending GitHub login to the browser that approved it.
 const LOGIN_COOKIE: &str = "vaultmcp_login";
 
-/// Whether a GitHub account may sign in.
-pub fn is_allowed(gh: &GitHubConfig, id: u64, login: &str) -> bool {
-    if !gh.allowed_ids.is_empty() {
-        return gh.allowed_ids.contains(&id);
-    }
-    gh.allowed_logins
-        .iter()
-        .any(|l| l.eq_ignore_ascii_case(login))
-}
+use super::allowlist::is_allowed;
 
 fn endpoint(base: &url::Url, path: &str) -> String {
     format!("{}/{path}", base.as_str().trim_end_matches('/'))
@@ -117,7 +109,7 @@ pub async fn start(auth: &Auth, req: &AuthzRequest) -> Result<Response, PageErro
     );
     super::errors::no_store(resp.headers_mut());
     set_cookie(
-        auth,
+        auth.https(),
         resp.headers_mut(),
         LOGIN_COOKIE,
         &browser,
@@ -168,8 +160,8 @@ pub async fn callback(
         Ok(None) => return PageError::bad_request("invalid_request", "This sign-in link is unknown, expired or was already used. Start the connection again from the app.").into_response(),
         Err(e) => return PageError::from(e).into_response(),
     };
-    let cookie = read_cookie(&headers, &super::consent::cookie_name(&auth, LOGIN_COOKIE))
-        .unwrap_or_default();
+    let cookie =
+        read_cookie(&headers, &cookie_name(auth.https(), LOGIN_COOKIE)).unwrap_or_default();
     if !ct_eq(&sha256_hex(&cookie), &browser_hash) {
         tracing::warn!(
             "GitHub callback refused: it arrived in a browser other than the one that approved"
@@ -193,13 +185,13 @@ pub async fn callback(
     };
     let back = |params: &[(&str, &str)]| {
         let mut r = redirect_to_client(
-            &auth,
+            auth.issuer(),
             &req.redirect_uri,
             req.state.as_deref(),
             params,
             StatusCode::FOUND,
         );
-        set_cookie(&auth, r.headers_mut(), LOGIN_COOKIE, "", 0);
+        set_cookie(auth.https(), r.headers_mut(), LOGIN_COOKIE, "", 0);
         r
     };
     if let Some(err) = params.get("error") {
@@ -316,31 +308,4 @@ async fn github_identity(auth: &Auth, code: &str, verifier: String) -> Result<Gi
     resp.json::<GitHubUser>()
         .await
         .map_err(|_| "the GitHub API's /user answer was not understood".to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn gh(ids: &[u64], logins: &[&str]) -> GitHubConfig {
-        GitHubConfig {
-            client_id: None,
-            client_secret: None,
-            allowed_logins: logins.iter().map(|s| s.to_string()).collect(),
-            allowed_ids: ids.to_vec(),
-            web_url: "https://github.com".parse().unwrap(),
-            api_url: "https://api.github.com".parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn allow_list() {
-        assert!(is_allowed(&gh(&[], &["Alice"]), 1, "alice"));
-        assert!(!is_allowed(&gh(&[], &["alice"]), 1, "bob"));
-        assert!(is_allowed(&gh(&[42], &[]), 42, "anyone"));
-        assert!(!is_allowed(&gh(&[42], &[]), 43, "alice"));
-        // With ids configured, a matching login is not enough (renamed and re-registered).
-        assert!(!is_allowed(&gh(&[42], &["alice"]), 99, "alice"));
-        assert!(!is_allowed(&gh(&[], &[]), 1, "alice"));
-    }
 }

@@ -17,6 +17,7 @@
 //! redirects.
 
 pub mod admin;
+pub mod allowlist;
 pub mod assertion;
 pub mod bearer;
 pub mod cimd;
@@ -31,9 +32,11 @@ pub mod metadata;
 pub mod pat;
 pub mod ratelimit;
 pub mod redirect;
+pub mod request;
 pub mod revocation;
 pub mod store;
 pub mod tokens;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -239,6 +242,11 @@ impl Auth {
     /// The issuer: the public URL without a trailing slash.
     pub fn issuer(&self) -> &str {
         &self.inner.base
+    }
+
+    /// Whether the public URL is https (cookies get `Secure` and the `__Host-` prefix).
+    pub(crate) fn https(&self) -> bool {
+        self.inner.settings.public_url.scheme() == "https"
     }
 
     pub(crate) fn settings(&self) -> &AuthSettings {

@@ -25,34 +25,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::clients::{Client, authenticate, touch};
-use super::consent::{AuthzRequest, parse_params};
 use super::errors::{OAuthError, no_store};
 use super::ratelimit::Endpoint;
+use super::request::{AuthzRequest, Identity};
 use super::store::{audit, grants, now, now_ms};
+use super::web::parse_params;
 use super::{Auth, AuthMode, random_token, sha256_hex};
 
 /// Clock skew allowed when checking `exp`.
 pub const LEEWAY_SECS: u64 = 30;
 /// A token signed by a key we do not know sends us to the store at most this often.
 const UNKNOWN_KEY_RECHECK: Duration = Duration::from_secs(5);
-
-/// Who signed in.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub sub: String,
-    pub login: String,
-    pub github_id: Option<u64>,
-}
-
-impl Identity {
-    pub fn local() -> Identity {
-        Identity {
-            sub: "local".into(),
-            login: "local".into(),
-            github_id: None,
-        }
-    }
-}
 
 /// The claims of our access tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -326,7 +309,7 @@ async fn refresh(
                 return Ok((Err(OAuthError::invalid_grant("the refresh token expired")), None));
             }
             let still_allowed = match (mode, github_id) {
-                (AuthMode::GitHub, Some(id)) => super::github::is_allowed(&gh, id as u64, &login),
+                (AuthMode::GitHub, Some(id)) => super::allowlist::is_allowed(&gh, id as u64, &login),
                 (AuthMode::GitHub, None) => false,
                 (_, _) => sub == "local",
             };
@@ -446,7 +429,7 @@ pub async fn verify_access_token(auth: &Auth, token: &str) -> Result<Claims, Tok
                 .and_then(|id| id.parse::<u64>().ok())
                 .ok_or(TokenError::WrongMode)?;
             // The allow-list as configured now: removing someone cuts them off at once.
-            if !super::github::is_allowed(&auth.settings().github, id, &claims.login) {
+            if !super::allowlist::is_allowed(&auth.settings().github, id, &claims.login) {
                 return Err(TokenError::NotAllowed);
             }
         }
