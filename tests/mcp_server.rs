@@ -16,6 +16,8 @@ use support::mcp::{
     stateless,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The one text item of a tool result, parsed as JSON.
 fn single_text_json(result: &Value) -> Value {
     let content = result["content"].as_array().expect("content is an array");
     assert_eq!(content.len(), 1, "exactly one content item: {result}");

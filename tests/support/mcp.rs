@@ -241,8 +241,6 @@ pub async fn read_message(reply: reqwest::Response) -> (HeaderMap, Value) {
     (headers, msg)
 }
 
-/// The one text item of a tool result, parsed as JSON.
-
 /// 2026-07-28 has no initialize and no session: the version, client info and capabilities
 /// travel in every request's `_meta`, and `Mcp-Method` / `Mcp-Name` headers name the call.
 pub fn stateless(
