@@ -22,7 +22,7 @@ use rusqlite::params;
 use serde::Deserialize;
 
 use super::Auth;
-use super::clients::KeySource;
+use super::client::KeySource;
 use super::store::now;
 
 /// The `client_assertion_type` of RFC 7523.

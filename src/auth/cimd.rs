@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use url::Url;
 
-use super::clients::{Client, ClientAuth, KeySource, clean_name};
+use super::client::{Client, ClientAuth, KeySource, clean_name};
 use super::fetch::{FetchPolicy, fetch_json};
 use super::redirect::validate_redirect_uri;
 

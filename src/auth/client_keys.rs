@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use serde_json::Value;
 
-use super::clients::KeySource;
+use super::client::KeySource;
 use super::fetch::{FetchPolicy, fetch_json};
 
 /// Never fetch the same key set more often than this (the default of

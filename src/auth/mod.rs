@@ -21,6 +21,7 @@ pub mod allowlist;
 pub mod assertion;
 pub mod bearer;
 pub mod cimd;
+pub mod client;
 pub mod client_keys;
 pub mod clients;
 pub mod consent;
