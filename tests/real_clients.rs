@@ -12,6 +12,7 @@ mod auth_support;
 use std::time::Duration;
 
 use auth_support::chatgpt::{self, CONNECTOR_REDIRECT, ChatGpt, LOGO_URI, PLATFORM_REDIRECT};
+use auth_support::documents::{Answer, DocHost};
 use auth_support::{Env, Options, Pkce, claims, query};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -428,24 +429,16 @@ async fn spent_assertions_stay_spent_after_a_restart() {
     );
 }
 
-/// Claude's metadata document (`none`, both callback hosts).
-async fn claude_document_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let id = format!(
-        "http://{}/oauth/claude/client.json",
-        listener.local_addr().unwrap()
-    );
+/// Claude's metadata document (`none`, both callback hosts), served on loopback.
+async fn claude_document_server(host: &DocHost) -> String {
+    let id = format!("{}/oauth/claude/client.json", host.base);
     let doc = json!({
         "client_id": id, "client_name": "Claude", "client_uri": "https://claude.ai",
         "redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"],
         "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
         "token_endpoint_auth_method": "none"
     });
-    let app = axum::Router::new().route(
-        "/oauth/claude/client.json",
-        axum::routing::get(move || async move { axum::Json(doc) }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    host.serve("/oauth/claude/client.json", Answer::Json(doc));
     id
 }
 
@@ -453,23 +446,17 @@ async fn claude_document_server() -> String {
 async fn claude_metadata_document_without_resource_on_both_hosts() {
     let env = Env::start(options()).await;
     // Claude only uses a document when the metadata says it may and lists `none`.
-    let meta: Value = env
-        .browser
-        .http
-        .get(env.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = env
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["client_id_metadata_document_supported"], true);
     let methods = meta["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();
     assert!(methods.contains(&json!("none")) && methods.contains(&json!("private_key_jwt")));
 
-    let id = claude_document_server().await;
+    let host = DocHost::start().await;
+    let id = claude_document_server(&host).await;
     for host in ["claude.ai", "claude.com"] {
         let c = client(&id, &format!("https://{host}/api/mcp/auth_callback"));
         let pkce = Pkce::new();
@@ -522,16 +509,7 @@ async fn claude_metadata_document_without_resource_on_both_hosts() {
 #[tokio::test]
 async fn metadata_advertises_private_key_jwt_and_its_algorithms() {
     let env = Env::start(Options::default()).await;
-    let meta: Value = env
-        .browser
-        .http
-        .get(env.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = env.get_json("/.well-known/openid-configuration").await;
     for key in [
         "token_endpoint_auth_methods_supported",
         "revocation_endpoint_auth_methods_supported",
