@@ -10,7 +10,8 @@
 #   5. OAuth, with a second server in GitHub mode (GITHUB_* settings, endpoints pointed at a
 #      stand-in GitHub, tests/e2e/fake-github.mjs, on 127.0.0.1): the TypeScript SDK's OAuth
 #      client (tests/e2e/oauth-client.test.mjs: discovery, registration, consent, GitHub, token,
-#      search, refresh, allow-list refusals) and headless Chromium (tests/e2e/browser.test.mjs,
+#      search, refresh, allow-list refusals), an emulated ChatGPT (tests/e2e/chatgpt.test.mjs:
+#      its metadata document and JWKS on loopback, RS256 client assertions) and headless Chromium (tests/e2e/browser.test.mjs,
 #      playwright-core driving /usr/bin/chromium or $CHROMIUM; the consent page's screenshot is
 #      kept as tests/e2e/artifacts/consent.png; CORS from pages on another loopback port, with
 #      VAULTMCP_ALLOWED_ORIGINS set); then SIGTERM stops that server too
@@ -244,7 +245,7 @@ start_oauth() {
     GITHUB_CLIENT_ID=$GH_CLIENT_ID GITHUB_CLIENT_SECRET=$GH_CLIENT_SECRET \
     GITHUB_ALLOWED_ID=$FAKE_GITHUB_ID \
     VAULTMCP_GITHUB_WEB_URL="$FAKE_GITHUB_URL" VAULTMCP_GITHUB_API_URL="$FAKE_GITHUB_URL" \
-    VAULTMCP_ALLOWED_ORIGINS="http://app.test:$CORS_PAGE_PORT" \
+    VAULTMCP_ALLOWED_ORIGINS="http://app.test:$CORS_PAGE_PORT" VAULTMCP_ALLOW_LOOPBACK_FETCH=1 \
     "$VAULTMCP_BIN" serve --bind "127.0.0.1:$OAUTH_PORT" --vault "$ROOT/vault-fixtures" \
     --data-dir "$TMP/data-oauth" --config "$TMP/config.toml" >"$ART/serve-oauth.log" 2>&1 &
   SERVER_PID=$!
@@ -282,6 +283,8 @@ if start_oauth; then
   oauth_env+=(FAKE_GITHUB_URL="$FAKE_GITHUB_URL")
   run "OAuth: TypeScript SDK client (discovery, registration, consent, GitHub, token, search, refresh)" \
     "${oauth_env[@]}" node --test "$E2E/oauth-client.test.mjs"
+  run "OAuth: emulated ChatGPT (metadata document, private_key_jwt assertions, search, fetch, refresh)" \
+    "${oauth_env[@]}" node --test "$E2E/chatgpt.test.mjs"
   rm -f "$ART/consent.png"
   run "OAuth: headless Chromium (consent, GitHub, redirect URI, token, search; deny; CORS)" \
     "${oauth_env[@]}" node --test "$E2E/browser.test.mjs"
