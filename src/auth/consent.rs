@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
 use super::clients::{Client, find_client};
-use super::errors::{PageError, escape_html, page_headers};
+use super::errors::{PageError, page_headers};
 use super::ratelimit::{Endpoint, client_ip};
 use super::redirect::validate_redirect_uri;
 use super::request::{AuthzRequest, Identity};
@@ -324,68 +324,69 @@ pub async fn authorize_post(
 }
 
 fn consent_page(auth: &Auth, client: &Client, req: &AuthzRequest, csrf: &str) -> String {
-    let redirect_host =
-        Url::parse(&req.redirect_uri)
-            .ok()
-            .map(|u| match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => req.redirect_uri.clone(),
-            });
-    let redirect_host = redirect_host.unwrap_or_default();
+    let redirect_host = Url::parse(&req.redirect_uri)
+        .ok()
+        .map(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => req.redirect_uri.clone(),
+        })
+        .unwrap_or_default();
     let name = client.display_name();
-    let id_line = if name != client.client_id {
-        format!(
-            "<p class=\"muted\">Client id: <code>{}</code>{}</p>",
-            escape_html(&client.client_id),
-            if client.metadata_document {
-                " (metadata document)"
-            } else {
-                ""
-            }
-        )
-    } else {
-        String::new()
-    };
-    let next = match auth.mode() {
-        AuthMode::GitHub => {
-            "After you approve, GitHub asks you to sign in; only allow-listed accounts get in."
-        }
-        _ => {
-            "This server runs in local sign-in mode: approving signs you in as <code>local</code>."
-        }
-    };
-    let mut hidden = String::new();
-    let mut field = |k: &str, v: &str| {
-        hidden.push_str(&format!(
-            "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
-            escape_html(v)
-        ))
-    };
-    field("client_id", &req.client_id);
-    field("redirect_uri", &req.redirect_uri);
-    field("response_type", "code");
+    let local = auth.mode() != &AuthMode::GitHub;
+    // maud escapes every interpolated value: no request or client text reaches the page raw.
+    let mut hidden: Vec<(&str, &str)> = vec![
+        ("client_id", &req.client_id),
+        ("redirect_uri", &req.redirect_uri),
+        ("response_type", "code"),
+    ];
     if let Some(s) = &req.state {
-        field("state", s);
+        hidden.push(("state", s));
     }
-    field("code_challenge", &req.code_challenge);
-    field("code_challenge_method", "S256");
-    field("resource", &req.resource);
-    field("scope", &req.scope);
-    field("csrf_token", csrf);
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Allow access to your notes?</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{STYLE}</head><body><main>\n\
-         <h1>Allow <strong id=\"client-name\">{name}</strong> to read your notes?</h1>\n\
-         {id_line}\n\
-         <p>It will be able to search and read every note in this vault (<code>{scope}</code>, read only).</p>\n\
-         <p>You will be sent back to <strong id=\"redirect-host\">{host}</strong>. Only continue if you started this connection there.</p>\n\
-         <p class=\"muted\">{next}</p>\n\
-         <form method=\"post\" action=\"/authorize\">\n{hidden}<div class=\"buttons\">\
-         <button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>\n</form>\n</main></body></html>\n",
-        name = escape_html(name),
-        scope = escape_html(&req.scope),
-        host = escape_html(&redirect_host),
-    )
+    hidden.extend([
+        ("code_challenge", req.code_challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", &req.resource),
+        ("scope", &req.scope),
+        ("csrf_token", csrf),
+    ]);
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Allow access to your notes?" }
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                (maud::PreEscaped(STYLE))
+            }
+            body { main {
+                h1 { "Allow " strong id="client-name" { (name) } " to read your notes?" }
+                @if name != client.client_id {
+                    p class="muted" {
+                        "Client id: " code { (client.client_id) }
+                        @if client.metadata_document { " (metadata document)" }
+                    }
+                }
+                p { "It will be able to search and read every note in this vault (" code { (req.scope) } ", read only)." }
+                p { "You will be sent back to " strong id="redirect-host" { (redirect_host) } ". Only continue if you started this connection there." }
+                p class="muted" {
+                    @if local {
+                        "This server runs in local sign-in mode: approving signs you in as " code { "local" } "."
+                    } @else {
+                        "After you approve, GitHub asks you to sign in; only allow-listed accounts get in."
+                    }
+                }
+                form method="post" action="/authorize" {
+                    @for (k, v) in &hidden {
+                        input type="hidden" name=(k) value=(v);
+                    }
+                    div class="buttons" {
+                        button type="submit" name="decision" value="approve" { "Approve" }
+                        button type="submit" name="decision" value="deny" { "Deny" }
+                    }
+                }
+            } }
+        }
+    }
+    .into_string()
 }
