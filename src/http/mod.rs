@@ -24,6 +24,7 @@ use url::Url;
 use crate::auth::{Auth, AuthMode};
 use crate::index::NoteIndex;
 use crate::mcp::{Notifier, VaultServer};
+use crate::watch::{CatchUp, Phase};
 
 pub use middleware::HostPolicy;
 
@@ -41,14 +42,14 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
     /// Where MCP sessions register for change notifications.
     pub notifier: Arc<Notifier>,
-    /// Set once the index has caught up with the vault after start-up (`/healthz` reports it).
-    pub caught_up: Arc<std::sync::atomic::AtomicBool>,
+    /// How far the start-up catch-up has come (`/healthz` reports it).
+    pub catch_up: Arc<CatchUp>,
 }
 
 #[derive(Clone)]
 struct AppState {
     index: NoteIndex,
-    caught_up: Arc<std::sync::atomic::AtomicBool>,
+    catch_up: Arc<CatchUp>,
 }
 
 /// Builds the whole application: MCP at `/mcp` (and POST `/`) behind the bearer layer, the
@@ -110,7 +111,7 @@ pub fn build_router(
         .route("/healthz", get(healthz))
         .with_state(AppState {
             index,
-            caught_up: settings.caught_up.clone(),
+            catch_up: settings.catch_up.clone(),
         })
         .merge(auth.router())
         .merge(mcp_routes)
@@ -126,13 +127,22 @@ pub fn build_router(
         ))
 }
 
-async fn healthz(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({
-        "status": "ok",
+/// `{"status":"ok"}` while catching up and once ready; a failed catch-up is a 503 with
+/// `"status":"degraded"` (searches still answer from the index as it is). The reason is in
+/// the log, not here: this route is public.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    let (code, status, index) = match state.catch_up.phase() {
+        Phase::Running => (StatusCode::OK, "ok", "catching up"),
+        Phase::Done => (StatusCode::OK, "ok", "ready"),
+        Phase::Failed => (StatusCode::SERVICE_UNAVAILABLE, "degraded", "failed"),
+    };
+    let body = serde_json::json!({
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "notes": state.index.note_count(),
-        "index": if state.caught_up.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "catching up" },
-    }))
+        "index": index,
+    });
+    (code, axum::Json(body))
 }
 
 /// GET `/`: a pointer for people who open the server in a browser.
@@ -141,4 +151,50 @@ async fn root_info() -> (StatusCode, &'static str) {
         StatusCode::OK,
         "vaultmcp: an MCP server. Connect an MCP client (ChatGPT, Claude) to /mcp.\n",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::ReindexReport;
+    use crate::vault::Vault;
+
+    #[tokio::test]
+    async fn a_failed_catch_up_is_reported_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), 1 << 20).unwrap();
+        let index = NoteIndex::open_or_create(&dir.path().join("data"), vault).unwrap();
+        let state = AppState {
+            index,
+            catch_up: Arc::new(CatchUp::default()),
+        };
+        let health = |state: &AppState| {
+            let state = state.clone();
+            async move {
+                let (code, body) = healthz(State(state)).await;
+                (code, body.0["status"].clone(), body.0["index"].clone())
+            }
+        };
+        assert_eq!(
+            health(&state).await,
+            (StatusCode::OK, "ok".into(), "catching up".into())
+        );
+        state
+            .catch_up
+            .finish(&Err("the index writer has stopped".into()));
+        let (code, status, index) = health(&state).await;
+        assert_eq!(
+            (code, status, index),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "degraded".into(),
+                "failed".into()
+            )
+        );
+        state.catch_up.finish(&Ok(ReindexReport::default()));
+        assert_eq!(
+            health(&state).await,
+            (StatusCode::OK, "ok".into(), "ready".into())
+        );
+    }
 }

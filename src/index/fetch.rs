@@ -247,18 +247,6 @@ impl NoteIndex {
             .collect();
         Ok((page, total))
     }
-
-    /// Tags of a note as stored in the index (for callers that only have an id).
-    pub fn stored_tags(&self, id: &str) -> Vec<String> {
-        let searcher = self.inner.reader.searcher();
-        let f = self.fields();
-        addresses_with(&searcher, Term::from_field_text(f.id, id))
-            .into_iter()
-            .next()
-            .and_then(|a| searcher.doc::<TantivyDocument>(a).ok())
-            .map(|d| stored::texts(&d, f.tag_raw))
-            .unwrap_or_default()
-    }
 }
 
 fn has_other_extension(target: &str) -> bool {

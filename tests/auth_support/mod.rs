@@ -40,7 +40,7 @@ pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
         public_url: base.parse().unwrap(),
         allowed_origins: Vec::new(),
         notifier: Default::default(),
-        caught_up: Default::default(),
+        catch_up: Default::default(),
     };
     build_router(index, &settings, auth, CancellationToken::new())
 }
