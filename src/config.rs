@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_NOTE_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_BIND: &str = "127.0.0.1:8787";
 
 /// Flags every subcommand shares (the "raw" stage of the configuration).
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct CommonArgs {
     /// The vault folder [env: VAULTMCP_VAULT] [default: ./vault-fixtures when it exists]
@@ -31,6 +33,8 @@ pub struct CommonArgs {
 }
 
 /// Flags of `serve`.
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Address to listen on [env: VAULTMCP_BIND] [default: 127.0.0.1:8787]

@@ -28,6 +28,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring the index up to date with the vault (only changed notes are re-read)
