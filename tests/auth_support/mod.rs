@@ -47,8 +47,17 @@ pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
 
 /// The claims of a JWT, without checking anything (the server checks; tests read).
 pub fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    jwt_part(token, 1)
+}
+
+/// The header of a JWT, without checking anything.
+pub fn header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+fn jwt_part(token: &str, n: usize) -> Value {
+    let part = token.split('.').nth(n).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// How a test server is set up.
@@ -207,6 +216,19 @@ impl Env {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// GET `path` with the browser and parse the answer as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.browser
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Registers a public client.
