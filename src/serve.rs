@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::auth::{Auth, AuthMode, AuthSettings, choose_mode};
 use crate::config::Config;
-use crate::http::{HttpSettings, build_router};
+use crate::http::{HttpSettings, ServerState, build_router};
 use crate::index::{IndexError, NoteIndex};
 use crate::mcp::Notifier;
 use crate::vault::Vault;
@@ -166,10 +166,18 @@ impl Server {
         let settings = HttpSettings {
             public_url: public_url.clone(),
             allowed_origins: config.allowed_origins.clone(),
+        };
+        let state = ServerState {
             notifier: notifier.clone(),
             catch_up,
         };
-        let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
+        let app = build_router(
+            index.clone(),
+            &settings,
+            state,
+            auth,
+            shutdown.child_token(),
+        );
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(

@@ -33,13 +33,19 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A request that has not produced a response by then gets 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the router needs to know about where it is served.
+/// What the router needs to know about where it is served: settings, fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// The public base URL (Host allow-list and allowed Origin).
     pub public_url: Url,
     /// More allowed browser origins (`VAULTMCP_ALLOWED_ORIGINS`), for the Origin check and CORS.
     pub allowed_origins: Vec<String>,
+}
+
+/// What the running server shares with its routes: state that changes while it runs, not
+/// settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerState {
     /// Where MCP sessions register for change notifications.
     pub notifier: Arc<Notifier>,
     /// How far the start-up catch-up has come (`/healthz` reports it).
@@ -58,6 +64,7 @@ struct AppState {
 pub fn build_router(
     index: NoteIndex,
     settings: &HttpSettings,
+    state: ServerState,
     auth: Auth,
     shutdown: CancellationToken,
 ) -> Router {
@@ -75,7 +82,7 @@ pub fn build_router(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_cancellation_token(shutdown);
-    let server = VaultServer::new(index.clone(), settings.notifier.clone());
+    let server = VaultServer::new(index.clone(), state.notifier.clone());
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -95,7 +102,7 @@ pub fn build_router(
             crate::auth::require_bearer,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            settings.notifier.clone(),
+            state.notifier.clone(),
             middleware::track_listen_streams,
         ))
         .layer(axum::middleware::from_fn(middleware::mcp_guard))
@@ -111,7 +118,7 @@ pub fn build_router(
         .route("/healthz", get(healthz))
         .with_state(AppState {
             index,
-            catch_up: settings.catch_up.clone(),
+            catch_up: state.catch_up,
         })
         .merge(auth.router())
         .merge(mcp_routes)

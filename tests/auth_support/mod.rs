@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use vaultmcp::auth::{Auth, AuthMode, AuthSettings};
 use vaultmcp::config::GitHubConfig;
-use vaultmcp::http::{HttpSettings, build_router};
+use vaultmcp::http::{HttpSettings, ServerState, build_router};
 use vaultmcp::index::NoteIndex;
 use vaultmcp::vault::Vault;
 
@@ -39,10 +39,14 @@ pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
     let settings = HttpSettings {
         public_url: base.parse().unwrap(),
         allowed_origins: Vec::new(),
-        notifier: Default::default(),
-        catch_up: Default::default(),
     };
-    build_router(index, &settings, auth, CancellationToken::new())
+    build_router(
+        index,
+        &settings,
+        ServerState::default(),
+        auth,
+        CancellationToken::new(),
+    )
 }
 
 /// The claims of a JWT, without checking anything (the server checks; tests read).
