@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_NOTE_BYTES: u64 = 10 * 1024 * 1024;
 const DEFAULT_BIND: &str = "127.0.0.1:8787";
 
 /// Flags every subcommand shares (the "raw" stage of the configuration).
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct CommonArgs {
     /// The vault folder [env: VAULTMCP_VAULT] [default: ./vault-fixtures when it exists]
@@ -31,6 +33,8 @@ pub struct CommonArgs {
 }
 
 /// Flags of `serve`.
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Address to listen on [env: VAULTMCP_BIND] [default: 127.0.0.1:8787]
@@ -114,7 +118,8 @@ pub struct Config {
     pub max_note_bytes: u64,
     /// Listen address of `serve` (default 127.0.0.1:8787).
     pub bind: SocketAddr,
-    /// Public base URL, without a trailing slash (default `http://<bind>`).
+    /// Public base URL as parsed (default `http://<bind>`). A URL without a path gets the path
+    /// `/`, so it may end in a slash: [`Config::public_base`] gives the text without one.
     pub public_url: Url,
     /// Browser origins allowed to call MCP (the Origin check and CORS) besides the public
     /// URL's, loopback ones and the hosted clients', as `scheme://host[:port]` (default none).
@@ -126,28 +131,62 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Refresh token lifetime, sliding (default 30 days).
     pub refresh_token_ttl_secs: u64,
-    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (default false).
+    /// Trust the last `X-Forwarded-For` hop (the one a reverse proxy appends) as the client's
+    /// address, for rate limits (default false). The scheme always comes from the public URL;
+    /// `X-Forwarded-Proto` is never read.
     pub trust_forwarded_for: bool,
     /// Fetch client metadata documents and key sets over http from loopback addresses
     /// (`VAULTMCP_ALLOW_LOOPBACK_FETCH`; tests and local development; `serve` refuses it unless
     /// the public URL is loopback). Default false.
     pub allow_loopback_fetch: bool,
-    /// Log JSON lines instead of text (default false).
-    pub log_json: bool,
+    pub logging: Logging,
 }
 
-/// Reads an environment variable, treating empty as unset.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// How logs are written (to stderr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Logging {
+    /// JSON lines instead of text (`VAULTMCP_LOG_JSON`, file key `log_json`; default false).
+    pub json: bool,
+    /// `NO_COLOR` is set: no ANSI colour even on a terminal (<https://no-color.org>).
+    pub no_color: bool,
 }
 
-fn env_bool(name: &str) -> Option<bool> {
-    env(name).map(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
+/// What the commands that touch only the data dir need (`keys`, `token`, `clients`, `audit`):
+/// the data dir, and how to log.
+#[derive(Debug, Clone)]
+pub struct DataConfig {
+    pub data_dir: PathBuf,
+    pub logging: Logging,
+}
+
+/// The environment as the configuration reads it; empty values count as unset. Tests pass
+/// their own lookup instead of changing the process's environment.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn flag(&self, name: &str) -> anyhow::Result<Option<bool>> {
+        self.get(name).map(|v| parse_bool(name, &v)).transpose()
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The one reading of a yes/no setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`,
+/// in any case; anything else is an error naming the setting.
+pub fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => {
+            bail!("{name} {value:?} is not a yes/no value (1, true, yes, on or 0, false, no, off)")
+        }
+    }
 }
 
 impl Config {
@@ -158,39 +197,50 @@ impl Config {
 
     /// Assembles the configuration: flags, then environment, then file, then defaults.
     pub fn load_with(common: &CommonArgs, serve: &ServeArgs) -> anyhow::Result<Config> {
-        let file = load_file(
-            common
-                .config
-                .clone()
-                .or_else(|| env("VAULTMCP_CONFIG").map(PathBuf::from)),
-        )?;
+        Config::load_from(common, serve, &process_env)
+    }
 
-        let vault = match common
-            .vault
-            .clone()
-            .or_else(|| env("VAULTMCP_VAULT").map(PathBuf::from))
-            .or(file.vault.clone())
-        {
+    /// The data dir (and logging) alone, for commands that touch nothing but the data dir: the
+    /// vault is consulted only when no data dir is given, for the default one.
+    pub fn load_data_dir(common: &CommonArgs) -> anyhow::Result<DataConfig> {
+        Config::load_data_dir_from(common, &process_env)
+    }
+
+    fn load_data_dir_from(
+        common: &CommonArgs,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<DataConfig> {
+        let env = Env(lookup);
+        let file = load_file(config_path(common, &env))?;
+        let logging = logging(&file, &env)?;
+        let data_dir = match given_data_dir(common, &file, &env) {
+            Some(d) => d,
+            None => match given_vault(common, &file, &env) {
+                Some(vault) => default_data_dir(&checked_vault(&vault)?)?,
+                None => bail!(
+                    "no data folder given: pass --data-dir DIR (or --vault DIR for its default data folder)"
+                ),
+            },
+        };
+        Ok(DataConfig { data_dir, logging })
+    }
+
+    fn load_from(
+        common: &CommonArgs,
+        serve: &ServeArgs,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let env = Env(lookup);
+        let file = load_file(config_path(common, &env))?;
+        let vault = match given_vault(common, &file, &env) {
             Some(v) => v,
             None if Path::new("vault-fixtures").is_dir() => PathBuf::from("vault-fixtures"),
             None => bail!(
                 "no vault given: pass --vault DIR, set VAULTMCP_VAULT, or set `vault` in the config file"
             ),
         };
-        let vault = std::fs::canonicalize(&vault)
-            .with_context(|| format!("vault folder {} does not exist", vault.display()))?;
-        anyhow::ensure!(
-            vault.is_dir(),
-            "vault path {} is not a folder",
-            vault.display()
-        );
-
-        let data_dir = match common
-            .data_dir
-            .clone()
-            .or_else(|| env("VAULTMCP_DATA_DIR").map(PathBuf::from))
-            .or(file.data_dir.clone())
-        {
+        let vault = checked_vault(&vault)?;
+        let data_dir = match given_data_dir(common, &file, &env) {
             Some(d) => d,
             None => default_data_dir(&vault)?,
         };
@@ -198,7 +248,7 @@ impl Config {
         let bind_raw = serve
             .bind
             .clone()
-            .or_else(|| env("VAULTMCP_BIND"))
+            .or_else(|| env.get("VAULTMCP_BIND"))
             .or(file.bind.clone())
             .unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind: SocketAddr = bind_raw.parse().with_context(|| {
@@ -208,7 +258,7 @@ impl Config {
         let public_raw = serve
             .public_url
             .clone()
-            .or_else(|| env("VAULTMCP_PUBLIC_URL"))
+            .or_else(|| env.get("VAULTMCP_PUBLIC_URL"))
             .or(file.public_url.clone());
         let public_url = match public_raw {
             Some(raw) => parse_public_url(&raw)?,
@@ -219,7 +269,7 @@ impl Config {
         let allowed_origins = match serve
             .allowed_origins
             .clone()
-            .or_else(|| env("VAULTMCP_ALLOWED_ORIGINS"))
+            .or_else(|| env.get("VAULTMCP_ALLOWED_ORIGINS"))
             .or(file.allowed_origins.clone())
         {
             Some(raw) => parse_allowed_origins(&raw)?,
@@ -234,7 +284,8 @@ impl Config {
             let raw = v.or(f).unwrap_or_else(|| default.to_owned());
             Url::parse(&raw).with_context(|| format!("{name} {raw:?} is not a URL"))
         };
-        let allowed_ids = env("GITHUB_ALLOWED_ID")
+        let allowed_ids = env
+            .get("GITHUB_ALLOWED_ID")
             .or(file.github_allowed_id.clone())
             .map(|s| {
                 s.split(',')
@@ -250,9 +301,14 @@ impl Config {
             .transpose()?
             .unwrap_or_default();
         let github = GitHubConfig {
-            client_id: env("GITHUB_CLIENT_ID").or(file.github_client_id.clone()),
-            client_secret: env("GITHUB_CLIENT_SECRET").or(file.github_client_secret.clone()),
-            allowed_logins: env("GITHUB_ALLOWED_LOGIN")
+            client_id: env
+                .get("GITHUB_CLIENT_ID")
+                .or(file.github_client_id.clone()),
+            client_secret: env
+                .get("GITHUB_CLIENT_SECRET")
+                .or(file.github_client_secret.clone()),
+            allowed_logins: env
+                .get("GITHUB_ALLOWED_LOGIN")
                 .or(file.github_allowed_login.clone())
                 .map(|s| {
                     s.split(',')
@@ -263,13 +319,13 @@ impl Config {
                 .unwrap_or_default(),
             allowed_ids,
             web_url: github_url(
-                env("VAULTMCP_GITHUB_WEB_URL"),
+                env.get("VAULTMCP_GITHUB_WEB_URL"),
                 file.github_web_url.clone(),
                 "https://github.com",
                 "VAULTMCP_GITHUB_WEB_URL",
             )?,
             api_url: github_url(
-                env("VAULTMCP_GITHUB_API_URL"),
+                env.get("VAULTMCP_GITHUB_API_URL"),
                 file.github_api_url.clone(),
                 "https://api.github.com",
                 "VAULTMCP_GITHUB_API_URL",
@@ -277,7 +333,7 @@ impl Config {
         };
 
         let secs = |name: &str, f: Option<u64>, default: u64| -> anyhow::Result<u64> {
-            match env(name) {
+            match env.get(name) {
                 Some(v) => v
                     .trim()
                     .parse()
@@ -288,7 +344,7 @@ impl Config {
         Ok(Config {
             vault,
             data_dir,
-            max_note_bytes: match env("VAULTMCP_MAX_NOTE_BYTES") {
+            max_note_bytes: match env.get("VAULTMCP_MAX_NOTE_BYTES") {
                 Some(v) => v
                     .trim()
                     .parse()
@@ -311,15 +367,15 @@ impl Config {
                 file.refresh_token_ttl_secs,
                 30 * 24 * 3600,
             )?,
-            trust_forwarded_for: env_bool("VAULTMCP_TRUST_FORWARDED_FOR")
+            trust_forwarded_for: env
+                .flag("VAULTMCP_TRUST_FORWARDED_FOR")?
                 .or(file.trust_forwarded_for)
                 .unwrap_or(false),
-            allow_loopback_fetch: env_bool("VAULTMCP_ALLOW_LOOPBACK_FETCH")
+            allow_loopback_fetch: env
+                .flag("VAULTMCP_ALLOW_LOOPBACK_FETCH")?
                 .or(file.allow_loopback_fetch)
                 .unwrap_or(false),
-            log_json: env_bool("VAULTMCP_LOG_JSON")
-                .or(file.log_json)
-                .unwrap_or(false),
+            logging: logging(&file, &env)?,
         })
     }
 
@@ -327,6 +383,52 @@ impl Config {
     pub fn public_base(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
     }
+}
+
+fn config_path(common: &CommonArgs, env: &Env) -> Option<PathBuf> {
+    common
+        .config
+        .clone()
+        .or_else(|| env.get("VAULTMCP_CONFIG").map(PathBuf::from))
+}
+
+fn given_vault(common: &CommonArgs, file: &FileConfig, env: &Env) -> Option<PathBuf> {
+    common
+        .vault
+        .clone()
+        .or_else(|| env.get("VAULTMCP_VAULT").map(PathBuf::from))
+        .or(file.vault.clone())
+}
+
+fn given_data_dir(common: &CommonArgs, file: &FileConfig, env: &Env) -> Option<PathBuf> {
+    common
+        .data_dir
+        .clone()
+        .or_else(|| env.get("VAULTMCP_DATA_DIR").map(PathBuf::from))
+        .or(file.data_dir.clone())
+}
+
+/// The vault folder, canonical, checked to be a folder.
+fn checked_vault(vault: &Path) -> anyhow::Result<PathBuf> {
+    let canonical = std::fs::canonicalize(vault)
+        .with_context(|| format!("vault folder {} does not exist", vault.display()))?;
+    anyhow::ensure!(
+        canonical.is_dir(),
+        "vault path {} is not a folder",
+        canonical.display()
+    );
+    Ok(canonical)
+}
+
+fn logging(file: &FileConfig, env: &Env) -> anyhow::Result<Logging> {
+    Ok(Logging {
+        json: env
+            .flag("VAULTMCP_LOG_JSON")?
+            .or(file.log_json)
+            .unwrap_or(false),
+        // Any non-empty value, as no-color.org says.
+        no_color: env.get("NO_COLOR").is_some(),
+    })
 }
 
 fn load_file(explicit: Option<PathBuf>) -> anyhow::Result<FileConfig> {
@@ -470,5 +572,77 @@ mod tests {
         for h in ["example.com", "10.0.0.1", "localhost.evil.com", ""] {
             assert!(!is_loopback_host(h), "{h}");
         }
+    }
+
+    /// Loads with `vars` as the whole environment and `file` as the config file.
+    fn load(vars: &[(&str, &str)], file: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, file).unwrap();
+        let common = CommonArgs {
+            vault: Some(dir.path().to_owned()),
+            data_dir: Some(dir.path().join("data")),
+            config: Some(config),
+        };
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        Config::load_from(&common, &ServeArgs::default(), &lookup)
+    }
+
+    #[test]
+    fn log_json_is_read_from_the_file_and_the_environment() {
+        assert!(!load(&[], "").unwrap().logging.json);
+        assert!(load(&[], "log_json = true").unwrap().logging.json);
+        assert!(
+            load(&[("VAULTMCP_LOG_JSON", "on")], "")
+                .unwrap()
+                .logging
+                .json
+        );
+        // The environment beats the file.
+        let c = load(&[("VAULTMCP_LOG_JSON", "0")], "log_json = true").unwrap();
+        assert!(!c.logging.json);
+        let err = load(&[("VAULTMCP_LOG_JSON", "maybe")], "").unwrap_err();
+        assert!(err.to_string().contains("VAULTMCP_LOG_JSON"), "{err}");
+    }
+
+    #[test]
+    fn no_color_set_to_anything_turns_colour_off() {
+        assert!(!load(&[], "").unwrap().logging.no_color);
+        assert!(!load(&[("NO_COLOR", "")], "").unwrap().logging.no_color);
+        assert!(load(&[("NO_COLOR", "1")], "").unwrap().logging.no_color);
+        assert!(load(&[("NO_COLOR", "false")], "").unwrap().logging.no_color);
+    }
+
+    #[test]
+    fn yes_no_values() {
+        for v in ["1", "true", "YES", " on "] {
+            assert!(parse_bool("X", v).unwrap(), "{v}");
+        }
+        for v in ["0", "false", "No", "off"] {
+            assert!(!parse_bool("X", v).unwrap(), "{v}");
+        }
+        assert!(parse_bool("X", "maybe").is_err());
+    }
+
+    #[test]
+    fn the_data_dir_alone_needs_no_vault() {
+        let none = |_: &str| None;
+        let common = CommonArgs {
+            data_dir: Some("/somewhere/data".into()),
+            config: Some("/dev/null".into()),
+            ..CommonArgs::default()
+        };
+        let c = Config::load_data_dir_from(&common, &none).unwrap();
+        assert_eq!(c.data_dir, Path::new("/somewhere/data"));
+        let common = CommonArgs {
+            config: Some("/dev/null".into()),
+            ..CommonArgs::default()
+        };
+        let err = Config::load_data_dir_from(&common, &none).unwrap_err();
+        assert!(err.to_string().contains("--data-dir"), "{err}");
     }
 }

@@ -15,11 +15,11 @@ use url::Url;
 
 use crate::auth::{Auth, AuthMode, AuthSettings, choose_mode};
 use crate::config::Config;
-use crate::http::{HttpSettings, build_router};
+use crate::http::{HttpSettings, ServerState, build_router};
 use crate::index::{IndexError, NoteIndex};
 use crate::mcp::Notifier;
 use crate::vault::Vault;
-use crate::watch::{Watcher, WriterHandle, control, start_watcher};
+use crate::watch::{CatchUp, Watcher, WriterHandle, control, start_watcher};
 
 /// How long shutdown waits for listen streams to write their final result.
 const LISTEN_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -120,25 +120,12 @@ impl Server {
             }
         };
         // Catch up with what changed while no server ran; unchanged notes are only stat'ed.
-        let caught_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let catch_up = Arc::new(CatchUp::default());
         {
             let writer = writer.clone();
-            let caught_up = caught_up.clone();
+            let catch_up = catch_up.clone();
             tokio::spawn(async move {
-                let result = writer.sync_all(false, None).await;
-                caught_up.store(true, std::sync::atomic::Ordering::Relaxed);
-                match result {
-                    Ok(r) => tracing::info!(
-                        notes = r.notes,
-                        indexed = r.indexed,
-                        unchanged = r.unchanged,
-                        removed = r.removed,
-                        skipped = r.skipped.len(),
-                        seconds = format_args!("{:.2}", r.seconds),
-                        "index caught up with the vault"
-                    ),
-                    Err(e) => tracing::error!("catching up with the vault failed: {e}"),
-                }
+                catch_up.finish(&writer.sync_all(false, None).await);
             });
         }
 
@@ -179,10 +166,18 @@ impl Server {
         let settings = HttpSettings {
             public_url: public_url.clone(),
             allowed_origins: config.allowed_origins.clone(),
-            notifier: notifier.clone(),
-            caught_up,
         };
-        let app = build_router(index.clone(), &settings, auth, shutdown.child_token());
+        let state = ServerState {
+            notifier: notifier.clone(),
+            catch_up,
+        };
+        let app = build_router(
+            index.clone(),
+            &settings,
+            state,
+            auth,
+            shutdown.child_token(),
+        );
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(

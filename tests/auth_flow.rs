@@ -34,26 +34,12 @@ async fn whole_flow_register_to_restart() {
         )
     );
     let prm: Value = env
-        .browser
-        .http
-        .get(env.url("/.well-known/oauth-protected-resource/mcp"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-protected-resource/mcp")
+        .await;
     assert_eq!(prm["authorization_servers"][0], env.base.as_str());
     let asm: Value = env
-        .browser
-        .http
-        .get(env.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(asm["issuer"], env.base.as_str());
 
     // Register, authorize, consent, GitHub, callback.
@@ -86,12 +72,7 @@ async fn whole_flow_register_to_restart() {
     assert_eq!(tok["scope"], "notes:read");
     assert_eq!(tok["expires_in"], 3600);
     let access = tok["access_token"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(access.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = auth_support::claims(access);
     assert_eq!(claims["iss"], env.base.as_str());
     assert_eq!(claims["aud"], format!("{}/mcp", env.base));
     assert_eq!(claims["sub"], "github:42");
@@ -100,12 +81,7 @@ async fn whole_flow_register_to_restart() {
     for k in ["iat", "exp", "jti"] {
         assert!(claims.get(k).is_some(), "claim {k}");
     }
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(access.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let header = auth_support::header(access);
     assert_eq!(header["alg"], "EdDSA");
     assert!(header["kid"].is_string());
     let r = env.mcp("/mcp", Some(access)).await;
@@ -819,16 +795,7 @@ async fn forged_and_foreign_jwts_are_refused() {
     assert_refused(&env, &none_upper, "alg None").await;
 
     // HS256 keyed with the public key (the classic algorithm confusion).
-    let jwks: Value = env
-        .browser
-        .http
-        .get(env.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = env.get_json("/jwks.json").await;
     let public = URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();
@@ -903,16 +870,7 @@ async fn key_rotation_reaches_a_running_server_and_keeps_old_tokens_valid() {
     assert_ne!(old_kid, new_kid);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let kids = loop {
-        let jwks: Value = env
-            .browser
-            .http
-            .get(env.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = env.get_json("/jwks.json").await;
         let kids: Vec<String> = jwks["keys"]
             .as_array()
             .unwrap()
@@ -936,19 +894,7 @@ async fn key_rotation_reaches_a_running_server_and_keeps_old_tokens_valid() {
     );
     let (s, t2) = env.refresh(&c, t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(s, 200);
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(
-                t2["access_token"]
-                    .as_str()
-                    .unwrap()
-                    .split('.')
-                    .next()
-                    .unwrap(),
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let header = auth_support::header(t2["access_token"].as_str().unwrap());
     assert_eq!(
         header["kid"],
         new_kid.as_str(),

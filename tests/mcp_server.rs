@@ -164,7 +164,10 @@ async fn tools_list_has_read_only_search_and_fetch() {
         }
         let search = &tools[0];
         assert_eq!(search["outputSchema"]["required"], json!(["results"]));
-        let item_required = &search["outputSchema"]["properties"]["results"]["items"]["required"];
+        let out = &search["outputSchema"];
+        let item = &out["properties"]["results"]["items"]["$ref"];
+        assert_eq!(item, "#/$defs/ToolHit", "{out}");
+        let item_required = &out["$defs"]["ToolHit"]["required"];
         assert_eq!(*item_required, json!(["id", "title", "url", "snippet"]));
         let description = search["description"].as_str().unwrap();
         for operator in ["\"exact phrase\"", "OR", "tag:#", "path:", "fetch"] {
@@ -707,5 +710,100 @@ async fn shutdown_stops_the_server() {
             .await
             .is_err(),
         "no longer listening"
+    );
+}
+
+/// Checks that `value` fits `schema` as far as objects go: every key it has is a property of
+/// the schema (no bare `object`s), every required property is there, recursing into arrays and
+/// `$ref`s. Returns what does not fit.
+fn misfits(value: &Value, schema: &Value, defs: &Value, at: &str, out: &mut Vec<String>) {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => &defs[r.rsplit('/').next().unwrap()],
+        None => schema,
+    };
+    match value {
+        Value::Object(map) => {
+            let Some(props) = schema["properties"].as_object() else {
+                // Free-form maps (frontmatter properties) say so with `additionalProperties`.
+                if schema["additionalProperties"].is_null() {
+                    out.push(format!("{at}: an object whose schema names no properties"));
+                }
+                return;
+            };
+            for (k, v) in map {
+                match props.get(k) {
+                    Some(s) => misfits(v, s, defs, &format!("{at}.{k}"), out),
+                    None => out.push(format!("{at}.{k}: not in the schema")),
+                }
+            }
+            for r in schema["required"].as_array().into_iter().flatten() {
+                if !map.contains_key(r.as_str().unwrap()) {
+                    out.push(format!("{at}.{r}: required but missing"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                misfits(item, &schema["items"], defs, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_output_schemas_describe_every_field_the_tools_return() {
+    let t = TestServer::fixtures().await;
+    let s = t.session(LATEST).await;
+    let tools = t.result(&s, "tools/list", json!({})).await["tools"].clone();
+    let schema = |name: &str| {
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["outputSchema"]
+            .clone()
+    };
+    // A note with links (resolved and not), backlinks, tags and properties.
+    let calls = [
+        ("search", json!({"query": "zettelkasten"})),
+        ("fetch", json!({"id": "topics/Zettelkasten Method.md"})),
+        ("fetch", json!({"id": "topics/Link Syntax Reference.md"})),
+    ];
+    for (name, args) in calls {
+        let result = t.call_tool(&s, name, args.clone()).await;
+        let value = result["structuredContent"].clone();
+        let schema = schema(name);
+        let mut out = Vec::new();
+        misfits(&value, &schema, &schema["$defs"], name, &mut out);
+        assert!(out.is_empty(), "{name} {args}: {out:#?}\nschema: {schema}");
+    }
+    let links = &schema("fetch")["$defs"]["LinkOut"]["properties"];
+    for field in ["target", "id", "embed"] {
+        assert!(
+            links.get(field).is_some(),
+            "links items name {field}: {links}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_description_states_the_limit_the_tool_applies() {
+    let t = TestServer::fixtures().await;
+    let s = t.session(LATEST).await;
+    let tools = t.result(&s, "tools/list", json!({})).await;
+    let description = tools["tools"][0]["description"].as_str().unwrap();
+    let limit = vaultmcp::mcp::SEARCH_TOOL_LIMIT;
+    assert!(
+        description.contains(&format!("up to {limit} notes")),
+        "{description}"
+    );
+    let result = t.call_tool(&s, "search", json!({"query": "note"})).await;
+    let hits = result["structuredContent"]["results"].as_array().unwrap();
+    assert_eq!(
+        hits.len(),
+        limit,
+        "the fixtures have more than {limit} matches"
     );
 }

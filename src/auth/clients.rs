@@ -1,11 +1,11 @@
 //! OAuth clients: who they are ([`Client`]), dynamic registration (RFC 7591), finding a client
-//! by id (a registration here, or a Client ID Metadata Document through [`cimd`](super::cimd)),
+//! by id (a registration here, or a Client ID Metadata Document through [`cimd`]),
 //! and client authentication at the token and revocation endpoints.
 //!
 //! Client authentication methods: `none` (public clients; PKCE protects the code),
 //! `client_secret_basic` / `client_secret_post` (registered confidential clients; the secret is
 //! stored hashed) and `private_key_jwt` (RFC 7523 assertions, for metadata-document clients that
-//! publish keys, i.e. ChatGPT; see [`assertion`](super::assertion)). A request that presents
+//! publish keys, i.e. ChatGPT; see [`assertion`]). A request that presents
 //! more than one method, or a method the client did not declare, is `invalid_client`.
 
 use std::collections::HashMap;

@@ -88,7 +88,7 @@ pub struct AuthSettings {
     pub github: GitHubConfig,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    /// Trust the first `X-Forwarded-For` hop as the client address (rate limits).
+    /// Trust the last `X-Forwarded-For` hop (the proxy's) as the client address (rate limits).
     pub trust_forwarded_for: bool,
     /// `VAULTMCP_ALLOW_LOOPBACK_FETCH`: metadata documents and client key sets may be fetched
     /// over http from loopback addresses (tests and local development; [`choose_mode`] refuses
@@ -482,7 +482,7 @@ mod tests {
             refresh_token_ttl_secs: 3600,
             trust_forwarded_for: false,
             allow_loopback_fetch: false,
-            log_json: false,
+            logging: Default::default(),
         }
     }
 

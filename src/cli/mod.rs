@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{CommonArgs, Config, ServeArgs};
+use crate::config::{CommonArgs, Config, Logging, ServeArgs};
 use crate::index::{IndexError, NoteIndex, Progress, ReindexReport};
 use crate::vault::Vault;
 use crate::watch::control;
@@ -28,6 +28,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// These doc comments are clap's `--help` text, printed as written (not Markdown).
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Bring the index up to date with the vault (only changed notes are re-read)
@@ -97,7 +99,6 @@ pub enum KeysAction {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve { .. }));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -119,29 +120,50 @@ fn one_sentence(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// Logs go to stderr; `RUST_LOG` filters. The server logs `info` by default, the other
-/// commands only errors (their reports are their output). `VAULTMCP_LOG_JSON=1`: JSON lines.
-fn init_logging(server: bool) {
+/// Logs go to stderr, set up once the configuration is read (it says how); `RUST_LOG` filters.
+/// The server logs `info` by default, the other commands only errors (their reports are their
+/// output). Colour only on a terminal and never with `NO_COLOR`: a file, a pipe or the journal
+/// gets plain text.
+fn init_logging(server: bool, logging: &Logging) {
     use tracing_subscriber::EnvFilter;
     let default = if server { "info" } else { "error" };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let json = std::env::var("VAULTMCP_LOG_JSON")
-        .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(logging, std::io::stderr().is_terminal()))
         .with_target(false);
-    let _ = if json {
+    let _ = if logging.json {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
 }
 
+/// Whether log lines may carry ANSI colour codes.
+fn colour(logging: &Logging, stderr_is_terminal: bool) -> bool {
+    stderr_is_terminal && !logging.no_color && !logging.json
+}
+
+/// The configuration of a command that works on the vault in this process, logging set up.
+fn load_local(common: &CommonArgs) -> anyhow::Result<Config> {
+    let config = Config::load(common)?;
+    init_logging(false, &config.logging);
+    Ok(config)
+}
+
+/// The data dir of a command that touches nothing else (keys, tokens, clients, the audit log):
+/// no vault needed. Logging set up.
+fn load_data_dir(common: &CommonArgs) -> anyhow::Result<std::path::PathBuf> {
+    let config = Config::load_data_dir(common)?;
+    init_logging(false, &config.logging);
+    Ok(config.data_dir)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Reindex { full, json } => {
-            let config = Config::load(&cli.common)?;
+            let config = load_local(&cli.common)?;
             let report = reindex(&config, full)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -151,7 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { limit, json, query } => {
-            let config = Config::load(&cli.common)?;
+            let config = load_local(&cli.common)?;
             let index = open_fresh(&config)?;
             let hits = index.search(&query.join(" "), usize::from(limit))?;
             if json {
@@ -166,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { serve } => {
             let config = Config::load_with(&cli.common, &serve)?;
+            init_logging(true, &config.logging);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -176,31 +199,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             action: KeysAction::Rotate,
         } => {
-            let config = Config::load(&cli.common)?;
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!(
-                    "cannot create the data folder {}",
-                    config.data_dir.display()
-                )
-            })?;
-            let kid = crate::auth::rotate_keys(&config.data_dir)?;
+            let data_dir = load_data_dir(&cli.common)?;
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+            let kid = crate::auth::rotate_keys(&data_dir)?;
             println!("new signing key {kid}; a running server uses it within a minute");
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { action } => {
-            admin::token(&Config::load(&cli.common)?.data_dir, action)?;
+            admin::token(&load_data_dir(&cli.common)?, action)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clients { action } => {
-            admin::clients(&Config::load(&cli.common)?.data_dir, action)?;
+            admin::clients(&load_data_dir(&cli.common)?, action)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { since, json } => {
-            admin::audit(&Config::load(&cli.common)?.data_dir, &since, json)?;
+            admin::audit(&load_data_dir(&cli.common)?, &since, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fetch { json, id } => {
-            let config = Config::load(&cli.common)?;
+            let config = load_local(&cli.common)?;
             let index = open_fresh(&config)?;
             let note = index.fetch(&id)?;
             if json {
@@ -314,5 +333,22 @@ impl Progress for ProgressBar {
         if let Some(b) = &self.0 {
             b.inc(n);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let plain = Logging::default();
+        let no_color = Logging {
+            no_color: true,
+            ..Logging::default()
+        };
+        assert!(colour(&plain, true));
+        assert!(!colour(&plain, false), "a file, a pipe or the journal");
+        assert!(!colour(&no_color, true), "NO_COLOR");
     }
 }

@@ -24,6 +24,7 @@ use url::Url;
 use crate::auth::{Auth, AuthMode};
 use crate::index::NoteIndex;
 use crate::mcp::{Notifier, VaultServer};
+use crate::watch::{CatchUp, Phase};
 
 pub use middleware::HostPolicy;
 
@@ -32,23 +33,29 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A request that has not produced a response by then gets 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the router needs to know about where it is served.
+/// What the router needs to know about where it is served: settings, fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// The public base URL (Host allow-list and allowed Origin).
     pub public_url: Url,
     /// More allowed browser origins (`VAULTMCP_ALLOWED_ORIGINS`), for the Origin check and CORS.
     pub allowed_origins: Vec<String>,
+}
+
+/// What the running server shares with its routes: state that changes while it runs, not
+/// settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerState {
     /// Where MCP sessions register for change notifications.
     pub notifier: Arc<Notifier>,
-    /// Set once the index has caught up with the vault after start-up (`/healthz` reports it).
-    pub caught_up: Arc<std::sync::atomic::AtomicBool>,
+    /// How far the start-up catch-up has come (`/healthz` reports it).
+    pub catch_up: Arc<CatchUp>,
 }
 
 #[derive(Clone)]
 struct AppState {
     index: NoteIndex,
-    caught_up: Arc<std::sync::atomic::AtomicBool>,
+    catch_up: Arc<CatchUp>,
 }
 
 /// Builds the whole application: MCP at `/mcp` (and POST `/`) behind the bearer layer, the
@@ -57,6 +64,7 @@ struct AppState {
 pub fn build_router(
     index: NoteIndex,
     settings: &HttpSettings,
+    state: ServerState,
     auth: Auth,
     shutdown: CancellationToken,
 ) -> Router {
@@ -74,7 +82,7 @@ pub fn build_router(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_cancellation_token(shutdown);
-    let server = VaultServer::new(index.clone(), settings.notifier.clone());
+    let server = VaultServer::new(index.clone(), state.notifier.clone());
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -94,7 +102,7 @@ pub fn build_router(
             crate::auth::require_bearer,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            settings.notifier.clone(),
+            state.notifier.clone(),
             middleware::track_listen_streams,
         ))
         .layer(axum::middleware::from_fn(middleware::mcp_guard))
@@ -110,7 +118,7 @@ pub fn build_router(
         .route("/healthz", get(healthz))
         .with_state(AppState {
             index,
-            caught_up: settings.caught_up.clone(),
+            catch_up: state.catch_up,
         })
         .merge(auth.router())
         .merge(mcp_routes)
@@ -126,13 +134,22 @@ pub fn build_router(
         ))
 }
 
-async fn healthz(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({
-        "status": "ok",
+/// `{"status":"ok"}` while catching up and once ready; a failed catch-up is a 503 with
+/// `"status":"degraded"` (searches still answer from the index as it is). The reason is in
+/// the log, not here: this route is public.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    let (code, status, index) = match state.catch_up.phase() {
+        Phase::Running => (StatusCode::OK, "ok", "catching up"),
+        Phase::Done => (StatusCode::OK, "ok", "ready"),
+        Phase::Failed => (StatusCode::SERVICE_UNAVAILABLE, "degraded", "failed"),
+    };
+    let body = serde_json::json!({
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "notes": state.index.note_count(),
-        "index": if state.caught_up.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "catching up" },
-    }))
+        "index": index,
+    });
+    (code, axum::Json(body))
 }
 
 /// GET `/`: a pointer for people who open the server in a browser.
@@ -141,4 +158,50 @@ async fn root_info() -> (StatusCode, &'static str) {
         StatusCode::OK,
         "vaultmcp: an MCP server. Connect an MCP client (ChatGPT, Claude) to /mcp.\n",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::ReindexReport;
+    use crate::vault::Vault;
+
+    #[tokio::test]
+    async fn a_failed_catch_up_is_reported_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), 1 << 20).unwrap();
+        let index = NoteIndex::open_or_create(&dir.path().join("data"), vault).unwrap();
+        let state = AppState {
+            index,
+            catch_up: Arc::new(CatchUp::default()),
+        };
+        let health = |state: &AppState| {
+            let state = state.clone();
+            async move {
+                let (code, body) = healthz(State(state)).await;
+                (code, body.0["status"].clone(), body.0["index"].clone())
+            }
+        };
+        assert_eq!(
+            health(&state).await,
+            (StatusCode::OK, "ok".into(), "catching up".into())
+        );
+        state
+            .catch_up
+            .finish(&Err("the index writer has stopped".into()));
+        let (code, status, index) = health(&state).await;
+        assert_eq!(
+            (code, status, index),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "degraded".into(),
+                "failed".into()
+            )
+        );
+        state.catch_up.finish(&Ok(ReindexReport::default()));
+        assert_eq!(
+            health(&state).await,
+            (StatusCode::OK, "ok".into(), "ready".into())
+        );
+    }
 }

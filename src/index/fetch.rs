@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tantivy::collector::DocSetCollector;
@@ -15,7 +16,7 @@ use super::{IndexError, NoteIndex};
 use crate::vault::{Link, ReadError, link_key, obsidian_url, parse_note};
 
 /// A whole note, in the shape of the MCP `fetch` tool's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FetchedNote {
     pub id: String,
     pub title: String,
@@ -25,7 +26,8 @@ pub struct FetchedNote {
     pub metadata: Metadata,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What is known about a note besides its text.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Metadata {
     pub path: String,
     pub tags: Vec<String>,
@@ -40,7 +42,7 @@ pub struct Metadata {
 }
 
 /// An outgoing link and the note it resolves to (`id` is null for attachments and missing notes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LinkOut {
     pub target: String,
     pub id: Option<String>,
@@ -52,7 +54,7 @@ pub struct LinkOut {
 }
 
 /// A note that links here.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Backlink {
     pub id: String,
     pub title: String,
@@ -246,18 +248,6 @@ impl NoteIndex {
             })
             .collect();
         Ok((page, total))
-    }
-
-    /// Tags of a note as stored in the index (for callers that only have an id).
-    pub fn stored_tags(&self, id: &str) -> Vec<String> {
-        let searcher = self.inner.reader.searcher();
-        let f = self.fields();
-        addresses_with(&searcher, Term::from_field_text(f.id, id))
-            .into_iter()
-            .next()
-            .and_then(|a| searcher.doc::<TantivyDocument>(a).ok())
-            .map(|d| stored::texts(&d, f.tag_raw))
-            .unwrap_or_default()
     }
 }
 

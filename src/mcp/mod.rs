@@ -20,6 +20,7 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::index::{IndexError, NoteIndex};
@@ -58,7 +59,7 @@ impl VaultServer {
 }
 
 /// A search hit as ChatGPT wants it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct ToolHit {
     id: String,
     title: String,
@@ -66,7 +67,8 @@ struct ToolHit {
     snippet: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The `search` tool's result.
+#[derive(Debug, Serialize, JsonSchema)]
 struct ToolResults {
     results: Vec<ToolHit>,
 }
@@ -133,15 +135,6 @@ fn structured<T: Serialize>(value: &T) -> CallToolResponse {
     match serde_json::to_value(value) {
         Ok(v) => CallToolResult::structured(v).into(),
         Err(e) => tool_error(format!("cannot encode the result: {e}")),
-    }
-}
-
-/// A required string argument, or the one-line error a model can act on.
-fn string_arg(args: Option<&rmcp::model::JsonObject>, name: &str) -> Result<String, String> {
-    match args.and_then(|a| a.get(name)) {
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!("argument `{name}` must be a string, not {other}")),
-        None => Err(format!("missing required argument `{name}` (a string)")),
     }
 }
 
@@ -215,21 +208,25 @@ impl ServerHandler for VaultServer {
     ) -> Result<CallToolResponse, McpError> {
         let started = Instant::now();
         let args = request.arguments.as_ref();
-        let response = match request.name.as_ref() {
-            "search" => match string_arg(args, "query") {
-                Ok(q) => self.run_search(q).await,
+        let Some(tool) = self.tools.iter().find(|t| t.name == request.name) else {
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown tool {:?}; the tools are search and fetch",
+                    request.name
+                ),
+                None,
+            ));
+        };
+        let response = match tool.name.as_ref() {
+            "search" => match tools::parse_args::<tools::SearchArgs>(tool, args) {
+                Ok(a) => self.run_search(a.query).await,
                 Err(e) => tool_error(e),
             },
-            "fetch" => match string_arg(args, "id") {
-                Ok(id) => self.run_fetch(id).await,
+            "fetch" => match tools::parse_args::<tools::FetchArgs>(tool, args) {
+                Ok(a) => self.run_fetch(a.id).await,
                 Err(e) => tool_error(e),
             },
-            other => {
-                return Err(McpError::invalid_params(
-                    format!("unknown tool {other:?}; the tools are search and fetch"),
-                    None,
-                ));
-            }
+            other => tool_error(format!("tool {other:?} has no handler")),
         };
         let is_error =
             matches!(&response, CallToolResponse::Complete(r) if r.is_error == Some(true));

@@ -105,7 +105,9 @@ fn pod_to_json(pod: Pod) -> Value {
         Pod::Boolean(b) => Value::Bool(b),
         Pod::Array(items) => Value::Array(items.into_iter().map(pod_to_json).collect()),
         Pod::Hash(map) => {
-            // HashMap order is random: sort so output and hashes are stable.
+            // gray_matter's HashMap order is random. serde_json's `Map` sorts by key as long as
+            // no crate turns on its `preserve_order` feature; sorting here keeps the order of
+            // properties (in `fetch` output and the index) by key even if one does.
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Object(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct Heading {
     pub level: u8,
     pub text: String,
-    /// Byte offset of the heading in [`Markdown::text`].
+    /// Byte offset of the heading in `Markdown::text`.
     pub offset: usize,
 }
 

@@ -10,7 +10,7 @@ mod walk;
 
 pub use dates::parse_date;
 pub use markdown::{Heading, Link};
-pub use note::{NoteFile, ParsedNote, parse_note};
+pub use note::{ParsedNote, parse_note};
 pub use walk::{FileState, ReadError, Vault, VaultEntry};
 
 /// Lower-cases a link target or name the way Obsidian compares them (case-insensitively).

@@ -7,15 +7,6 @@ use super::frontmatter::{self, scalar_text, string_list};
 use super::markdown::{self, Heading, Link};
 use super::parse_date;
 
-/// A note file as found on disk.
-#[derive(Debug, Clone)]
-pub struct NoteFile {
-    /// Vault-relative path with `/` separators, `.md` included: the note's id.
-    pub id: String,
-    pub bytes: Vec<u8>,
-    pub mtime: DateTime<Utc>,
-}
-
 /// Everything the index and `fetch` need from a note.
 #[derive(Debug, Clone)]
 pub struct ParsedNote {

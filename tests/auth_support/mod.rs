@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use vaultmcp::auth::{Auth, AuthMode, AuthSettings};
 use vaultmcp::config::GitHubConfig;
-use vaultmcp::http::{HttpSettings, build_router};
+use vaultmcp::http::{HttpSettings, ServerState, build_router};
 use vaultmcp::index::NoteIndex;
 use vaultmcp::vault::Vault;
 
@@ -39,16 +39,29 @@ pub fn app(auth: Auth, data_dir: &std::path::Path, base: &str) -> Router {
     let settings = HttpSettings {
         public_url: base.parse().unwrap(),
         allowed_origins: Vec::new(),
-        notifier: Default::default(),
-        caught_up: Default::default(),
     };
-    build_router(index, &settings, auth, CancellationToken::new())
+    build_router(
+        index,
+        &settings,
+        ServerState::default(),
+        auth,
+        CancellationToken::new(),
+    )
 }
 
 /// The claims of a JWT, without checking anything (the server checks; tests read).
 pub fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    jwt_part(token, 1)
+}
+
+/// The header of a JWT, without checking anything.
+pub fn header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+fn jwt_part(token: &str, n: usize) -> Value {
+    let part = token.split('.').nth(n).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// How a test server is set up.
@@ -207,6 +220,19 @@ impl Env {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// GET `path` with the browser and parse the answer as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.browser
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Registers a public client.

@@ -141,11 +141,11 @@ impl ServeProcess {
                 self.child.try_wait().unwrap().is_none(),
                 "the server exited"
             );
-            if let Some(health) = http_get_json(self.addr, "/healthz") {
-                match health["index"].as_str() {
-                    Some("ready") => return health,
-                    Some("catching up") => {}
-                    _ => panic!("the server is not healthy: {health}"),
+            if let Some((status, health)) = http_get_json(self.addr, "/healthz") {
+                match (status, health["index"].as_str()) {
+                    (200, Some("ready")) => return health,
+                    (200, Some("catching up")) => {}
+                    _ => panic!("the server is not healthy: {status} {health}"),
                 }
             }
             assert!(Instant::now() < deadline, "the server never became ready");
@@ -172,9 +172,9 @@ impl Drop for ServeProcess {
     }
 }
 
-/// GET `path` over plain HTTP/1.1 and parse the body as JSON; `None` when the server does not
-/// answer (yet) or the answer is not a 200 with JSON.
-pub fn http_get_json(addr: SocketAddr, path: &str) -> Option<serde_json::Value> {
+/// GET `path` over plain HTTP/1.1: the status and the body as JSON; `None` when the server
+/// does not answer (yet) or not with JSON.
+pub fn http_get_json(addr: SocketAddr, path: &str) -> Option<(u16, serde_json::Value)> {
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -185,10 +185,8 @@ pub fn http_get_json(addr: SocketAddr, path: &str) -> Option<serde_json::Value> 
     let mut reply = String::new();
     stream.read_to_string(&mut reply).ok()?;
     let (head, body) = reply.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    serde_json::from_str(body).ok()
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, serde_json::from_str(body).ok()?))
 }
 
 /// A temporary vault (`<tmp>/<name>/`) and data dir (`<tmp>/data/`), removed on drop.
