@@ -454,19 +454,6 @@ impl Env {
         req.send().await.unwrap()
     }
 
-    /// GET a path of the server as JSON (discovery documents, the JWKS).
-    pub async fn get_json(&self, path: &str) -> Value {
-        self.browser
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
     /// Calls an MCP tool with a bearer token, the way a session client does (`initialize`,
     /// `notifications/initialized`, `tools/call`); returns the `tools/call` result.
     pub async fn mcp_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
