@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod embed;
 pub mod http;
 pub mod index;
 pub mod mcp;

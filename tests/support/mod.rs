@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 use vaultmcp::index::{NoteIndex, ReindexReport};
 use vaultmcp::vault::Vault;
 
+pub mod tiny_model;
+
 /// The default note size limit (10 MB), as in the contract.
 pub const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
 
