@@ -28,6 +28,10 @@ pub struct CommonArgs {
     /// TOML config file [env: VAULTMCP_CONFIG] [default: ~/.config/vaultmcp/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// An embedding model folder, for semantic and hybrid search [env: VAULTMCP_MODEL]
+    /// [default: <data-dir>/models/all-MiniLM-L6-v2 when `vaultmcp model pull` put it there]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 /// Flags of `serve`.
@@ -56,6 +60,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub bind: Option<String>,
     pub public_url: Option<String>,
+    pub model: Option<PathBuf>,
     pub max_note_bytes: Option<u64>,
     pub github_client_id: Option<String>,
     pub github_client_secret: Option<String>,
@@ -121,6 +126,10 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Log JSON lines instead of text (default false).
     pub log_json: bool,
+    /// The embedding model folder, when one is given or pulled (default none: lexical search).
+    pub model: Option<PathBuf>,
+    /// Where `model pull` downloads from (default `https://huggingface.co`).
+    pub model_base_url: String,
 }
 
 /// Reads an environment variable, treating empty as unset.
@@ -262,7 +271,20 @@ impl Config {
                 None => Ok(f.unwrap_or(default)),
             }
         };
+        let model = common
+            .model
+            .clone()
+            .or_else(|| env("VAULTMCP_MODEL").map(PathBuf::from))
+            .or(file.model.clone())
+            .or_else(|| {
+                let pulled =
+                    crate::models::models_dir(&data_dir).join(crate::models::DEFAULT_MODEL);
+                pulled.is_dir().then_some(pulled)
+            });
         Ok(Config {
+            model,
+            model_base_url: env("VAULTMCP_MODEL_BASE_URL")
+                .unwrap_or_else(|| "https://huggingface.co".to_owned()),
             vault,
             data_dir,
             max_note_bytes: match env("VAULTMCP_MAX_NOTE_BYTES") {

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod http;
 pub mod index;
 pub mod mcp;
+pub mod models;
 pub mod serve;
 pub mod vault;
 pub mod watch;

@@ -71,6 +71,7 @@ fn config(dir: &Dir) -> Config {
         vault: Some(dir.vault().to_path_buf()),
         data_dir: Some(dir.data().to_path_buf()),
         config: Some(empty),
+        ..CommonArgs::default()
     };
     let serve = ServeArgs {
         bind: Some("127.0.0.1:0".into()),

@@ -48,6 +48,7 @@ impl TestServer {
             data_dir: Some(tmp.path().join("data")),
             // An empty file, so the user's ~/.config/vaultmcp/config.toml is never read.
             config: Some(config_file),
+            ..CommonArgs::default()
         };
         let serve = ServeArgs {
             no_auth: true,

@@ -112,6 +112,17 @@ async fn healthz(State(state): State<AppState>) -> axum::Json<serde_json::Value>
         "version": env!("CARGO_PKG_VERSION"),
         "notes": state.index.note_count(),
         "index": if state.caught_up.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "catching up" },
+        "semantic": match state.index.model() {
+            None => serde_json::json!("off"),
+            Some(m) => {
+                let pending = state.index.vectors_pending();
+                serde_json::json!({
+                    "model": m.name(),
+                    "vectors": if pending == 0 { "ready" } else { "embedding" },
+                    "pending": pending,
+                })
+            }
+        },
     }))
 }
 
