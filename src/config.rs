@@ -29,7 +29,7 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// An embedding model folder, for semantic and hybrid search [env: VAULTMCP_MODEL]
-    /// [default: <data-dir>/models/all-MiniLM-L6-v2 when `vaultmcp model pull` put it there]
+    /// [default: DATA_DIR/models/all-MiniLM-L6-v2 when model pull put it there]
     #[arg(long, global = true, value_name = "DIR")]
     pub model: Option<PathBuf>,
 }

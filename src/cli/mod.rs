@@ -78,7 +78,7 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelAction {
-    /// Download a model into <data-dir>/models/ (default: all-MiniLM-L6-v2, used from then on)
+    /// Download a model into the data dir's models/ folder (default: all-MiniLM-L6-v2, used from then on)
     Pull {
         /// A known model's name, or a Hugging Face repository as owner/name
         name: Option<String>,

@@ -47,8 +47,8 @@ pub struct Embedder {
 }
 
 enum Kind {
-    Bert(bert::Bert),
-    Static(static_model::StaticModel),
+    Bert(Box<bert::Bert>),
+    Static(Box<static_model::StaticModel>),
 }
 
 impl std::fmt::Debug for Embedder {
@@ -115,10 +115,10 @@ impl Embedder {
             let config = config.unwrap_or_default();
             let max_tokens = bert::max_tokens(dir, &config);
             let model = bert::Bert::load(dir, &config, weights, tokenizer, max_tokens)?;
-            (Kind::Bert(model), "bert")
+            (Kind::Bert(Box::new(model)), "bert")
         } else {
             let model = static_model::StaticModel::load(dir, &weights, tokenizer)?;
-            (Kind::Static(model), "static")
+            (Kind::Static(Box::new(model)), "static")
         };
         let name = dir
             .file_name()

@@ -22,6 +22,8 @@ const CHUNK_SNIPPET_CHARS: usize = 300;
 /// Notes embedded per commit in the background: small enough that a live edit queued behind
 /// a batch waits little, large enough that commits stay few.
 pub const EMBED_BATCH: usize = 32;
+/// Notes per commit when nothing else waits (`reindex`): fewer commits and segments.
+const EMBED_BULK_BATCH: usize = 256;
 
 /// A note's vectors, ready to be added to its document.
 pub struct NoteVectors {
@@ -139,7 +141,7 @@ impl Indexer {
         progress.start(self.pending.len() as u64);
         while !self.pending.is_empty() {
             let before = self.pending.len();
-            let r = self.embed_pending(EMBED_BATCH)?;
+            let r = self.embed_pending(EMBED_BULK_BATCH)?;
             progress.advance((before - self.pending.len()) as u64);
             total.embedded += r.embedded;
             total.removed += r.removed;

@@ -47,8 +47,13 @@ pub fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
     )
 }
 
-/// Decodes [`encode`]'s bytes: `(dim, [(scale, bytes)])`; `None` when malformed.
-fn decode(bytes: &[u8]) -> Option<(usize, Vec<(f32, &[u8])>)> {
+/// One chunk's row as stored: its scale and its bytes.
+type Row<'a> = (f32, &'a [u8]);
+/// A document's rows, dequantised to signed bytes.
+type DocRows = (DocId, Vec<(f32, Vec<i8>)>);
+
+/// Decodes [`encode`]'s bytes: `(dim, rows)`; `None` when malformed.
+fn decode(bytes: &[u8]) -> Option<(usize, Vec<Row<'_>>)> {
     let n = u16::from_le_bytes(bytes.get(0..2)?.try_into().ok()?) as usize;
     let dim = u16::from_le_bytes(bytes.get(2..4)?.try_into().ok()?) as usize;
     if bytes.len() != 4 + n * (4 + dim) {
@@ -108,7 +113,7 @@ impl SegmentVectors {
             }
         }
         wanted.sort_unstable();
-        let mut by_doc: Vec<(DocId, Vec<(f32, Vec<i8>)>)> = Vec::with_capacity(wanted.len());
+        let mut by_doc: Vec<DocRows> = Vec::with_capacity(wanted.len());
         let mut stream = vecs.dictionary().stream()?;
         let mut ord = 0u64;
         let mut next = 0usize;
