@@ -38,6 +38,10 @@ bench_init bench-freshness
 EDITS=${EDITS:-50}
 NOTES=${NOTES:-10000}
 BIG_NOTES=${BIG_NOTES:-100000}
+# MODEL: an embedding model folder; the server then embeds every note (waited for before
+# timing edits and reading memory), and each edit is embedded before its commit.
+MODEL_ARGS=()
+[[ -n "${MODEL:-}" ]] && MODEL_ARGS=(--model "$MODEL")
 
 # --- binary and vaults -----------------------------------------------------------------------
 bench_binary
@@ -68,8 +72,21 @@ start_server() {
   T_START=$(date +%s%N)
   env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG -u VAULTMCP_BIND RUST_LOG=info NO_COLOR=1 \
     "$BIN" serve --no-auth --bind "127.0.0.1:$port" --vault "$1" --data-dir "$2" \
-    --config "$RUN/config.toml" >>"$3" 2>&1 &
+    --config "$RUN/config.toml" "${MODEL_ARGS[@]}" >>"$3" 2>&1 &
   PID=$!
+}
+
+# wait_vectors: with a model, polls /healthz until every note has its vectors (bounded)
+wait_vectors() {
+  [[ -n "${MODEL:-}" ]] || return 0
+  local t0 i
+  t0=$(date +%s%N)
+  for i in $(seq 1 36000); do
+    curl -fsS --max-time 1 "$BASE/healthz" 2>/dev/null | grep -q '"index":"ready".*"vectors":"ready"' && break
+    kill -0 "$PID" 2>/dev/null || { say "the server exited"; exit 1; }
+    sleep 0.1
+  done
+  say "vectors complete after $(( ($(date +%s%N) - t0) / 1000000 )) ms more: $(curl -fsS "$BASE/healthz")"
 }
 : >"$RUN/config.toml"
 
@@ -325,6 +342,10 @@ cp -a "$SRC_VAULT" "$VAULT"
 LOG="$RUN/serve.log"
 start_server "$VAULT" "$RUN/data" "$LOG"
 say "indexing $NOTES notes and starting the server (log: $LOG)"
+if [[ -n "${MODEL:-}" ]]; then
+  for _ in $(seq 1 600); do curl -fsS --max-time 1 "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_vectors
+fi
 say "timing $EDITS edits (temp file + rename), polling search every 10 ms"
 fresh=$(client freshness "$BASE" "$PID" "$VAULT" "$EDITS" "$RUN/last.json") || {
   tail -20 "$LOG" >&2
@@ -354,6 +375,7 @@ if [[ "$BIG_NOTES" -gt 0 ]]; then
     tail -20 "$BIG_LOG" >&2
     exit 1
   }
+  wait_vectors
   hwm=$(kb VmHWM)
   rss=$(kb VmRSS)
   stop_server

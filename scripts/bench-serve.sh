@@ -8,6 +8,8 @@
 #   CLIENTS       concurrent connections, each a client with its own MCP session (default 16)
 #   WRK_THREADS   wrk threads (default 2)
 #   NOTES         vault size (default 10000); BENCH_SEED gen-vault seed (default 1)
+#   MODEL         an embedding model folder: the server runs hybrid search with it (the
+#                 reindex beside it returns once every note has its vectors)
 #   VAULTMCP_BIN  binary to measure (default: `cargo build --release`, then target/release/vaultmcp)
 #   BENCH_DIR     where the vault and data dir live (default target/bench; the vault is cached
 #                 there and regenerated only when the note count, seed or gen-vault changed)
@@ -31,6 +33,8 @@ DURATION=${DURATION:-30}
 CLIENTS=${CLIENTS:-16}
 WRK_THREADS=${WRK_THREADS:-2}
 NOTES=${NOTES:-10000}
+MODEL_ARGS=()
+[[ -n "${MODEL:-}" ]] && MODEL_ARGS=(--model "$MODEL")
 
 if ! command -v wrk >/dev/null; then
   say "installing wrk (Debian package)"
@@ -51,7 +55,7 @@ BASE="http://127.0.0.1:$PORT"
 : >"$RUN/config.toml"
 env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG RUST_LOG=warn NO_COLOR=1 \
   "$BIN" serve --no-auth --bind "127.0.0.1:$PORT" --vault "$VAULT" --data-dir "$RUN/data" \
-  --config "$RUN/config.toml" >"$RUN/serve.log" 2>&1 &
+  --config "$RUN/config.toml" "${MODEL_ARGS[@]}" >"$RUN/serve.log" 2>&1 &
 PID=$!
 cleanup() {
   kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
@@ -70,7 +74,7 @@ curl -fsS "$BASE/healthz" >/dev/null || { say "no /healthz after 120 s"; exit 1;
 # `serve` answers at once and indexes in its writer; `reindex` beside it hands the work to that
 # writer over the control socket and returns when the index is complete.
 env -u VAULTMCP_PUBLIC_URL -u VAULTMCP_CONFIG NO_COLOR=1 "$BIN" reindex --vault "$VAULT" \
-  --data-dir "$RUN/data" --config "$RUN/config.toml" >"$RUN/reindex.log" 2>&1 ||
+  --data-dir "$RUN/data" --config "$RUN/config.toml" "${MODEL_ARGS[@]}" >"$RUN/reindex.log" 2>&1 ||
   { cat "$RUN/reindex.log" >&2; say "reindex beside the server failed"; exit 1; }
 curl -fsS "$BASE/healthz" >"$RUN/health.json"
 grep -q "\"notes\":${NOTES}[,}]" "$RUN/health.json" ||

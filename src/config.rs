@@ -30,6 +30,10 @@ pub struct CommonArgs {
     /// TOML config file [env: VAULTMCP_CONFIG] [default: ~/.config/vaultmcp/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// An embedding model folder, for semantic and hybrid search [env: VAULTMCP_MODEL]
+    /// [default: DATA_DIR/models/all-MiniLM-L6-v2 when model pull put it there]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 }
 
 /// Flags of `serve`.
@@ -65,6 +69,7 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub public_url: Option<String>,
     pub allowed_origins: Option<String>,
+    pub model: Option<PathBuf>,
     pub max_note_bytes: Option<u64>,
     pub github_client_id: Option<String>,
     pub github_client_secret: Option<String>,
@@ -140,6 +145,10 @@ pub struct Config {
     /// the public URL is loopback). Default false.
     pub allow_loopback_fetch: bool,
     pub logging: Logging,
+    /// The embedding model folder, when one is given or pulled (default none: lexical search).
+    pub model: Option<PathBuf>,
+    /// Where `model pull` downloads from (default `https://huggingface.co`).
+    pub model_base_url: String,
 }
 
 /// How logs are written (to stderr).
@@ -341,7 +350,21 @@ impl Config {
                 None => Ok(f.unwrap_or(default)),
             }
         };
+        let model = common
+            .model
+            .clone()
+            .or_else(|| env.get("VAULTMCP_MODEL").map(PathBuf::from))
+            .or(file.model.clone())
+            .or_else(|| {
+                let pulled =
+                    crate::models::models_dir(&data_dir).join(crate::models::DEFAULT_MODEL);
+                pulled.is_dir().then_some(pulled)
+            });
         Ok(Config {
+            model,
+            model_base_url: env
+                .get("VAULTMCP_MODEL_BASE_URL")
+                .unwrap_or_else(|| "https://huggingface.co".to_owned()),
             vault,
             data_dir,
             max_note_bytes: match env.get("VAULTMCP_MAX_NOTE_BYTES") {
@@ -583,6 +606,7 @@ mod tests {
             vault: Some(dir.path().to_owned()),
             data_dir: Some(dir.path().join("data")),
             config: Some(config),
+            ..CommonArgs::default()
         };
         let lookup = |name: &str| {
             vars.iter()

@@ -6,9 +6,11 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod embed;
 pub mod http;
 pub mod index;
 pub mod mcp;
+pub mod models;
 pub mod serve;
 pub mod vault;
 pub mod watch;

@@ -62,7 +62,7 @@ impl Server {
         })?;
         let index = NoteIndex::open_or_create(&config.data_dir, vault.clone())
             .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
-        let indexer = match index.indexer() {
+        let mut indexer = match index.indexer() {
             Ok(i) => i,
             Err(IndexError::Busy) => bail!(
                 "another vaultmcp process is writing the index in {} (is another `vaultmcp serve` running?)",
@@ -70,6 +70,27 @@ impl Server {
             ),
             Err(e) => return Err(e.into()),
         };
+
+        match crate::models::open_model(&config) {
+            Ok(Some(model)) => {
+                tracing::info!(
+                    model = model.name(),
+                    dim = model.dim(),
+                    "semantic search on"
+                );
+                index.set_model(model.clone())?;
+                indexer.set_model(model)?;
+                if indexer.pending_vectors() > 0 {
+                    tracing::info!(
+                        pending = indexer.pending_vectors(),
+                        "embedding notes behind lexical search (progress in /healthz)"
+                    );
+                }
+            }
+            Ok(None) => tracing::info!("{}", crate::models::HOW_TO_ENABLE),
+            // A broken model folder does not stop the server: search stays lexical.
+            Err(e) => tracing::error!("{e}; search stays lexical"),
+        }
 
         let notifier = Arc::new(Notifier::default());
         let (changes_tx, mut changes_rx) = tokio::sync::mpsc::unbounded_channel::<()>();

@@ -212,6 +212,8 @@ fn allowed_origins_flag_beats_file() {
         vault: Some(support::fixtures()),
         data_dir: Some(tmp.path().join("data")),
         config: Some(file.clone()),
+
+        ..CommonArgs::default()
     };
     let from_file = Config::load_with(&common, &ServeArgs::default()).unwrap();
     assert_eq!(

@@ -3,8 +3,41 @@
 
 mod support;
 
+use std::sync::OnceLock;
 use support::Dir;
-use vaultmcp::index::Hit;
+
+use vaultmcp::index::{Hit, NoteIndex, SearchMode};
+
+/// The same fixtures with vectors of an embedding model, searched in hybrid mode: the real
+/// all-MiniLM-L6-v2 when `VAULTMCP_TEST_MODEL_DIR` names it, else the tests' tiny BERT (whose
+/// similarities are noise: fusion must not let noise unseat exact matches either).
+fn hybrid_index() -> &'static NoteIndex {
+    static INDEX: OnceLock<(Dir, tempfile::TempDir, NoteIndex)> = OnceLock::new();
+    &INDEX
+        .get_or_init(|| {
+            let tmp = tempfile::tempdir().unwrap();
+            let model_dir = match std::env::var_os("VAULTMCP_TEST_MODEL_DIR") {
+                Some(d) => std::path::PathBuf::from(d),
+                None => {
+                    support::tiny_model::write_bert(tmp.path());
+                    tmp.path().to_path_buf()
+                }
+            };
+            let model = std::sync::Arc::new(
+                vaultmcp::embed::Embedder::load(&model_dir).expect("model loads"),
+            );
+            let dir = Dir::over(&support::fixtures());
+            let index = dir.index();
+            index.set_model(model.clone()).unwrap();
+            let mut ix = index.indexer().unwrap();
+            ix.set_model(model).unwrap();
+            ix.sync_all(false, &()).unwrap();
+            ix.embed_all(&()).unwrap();
+            ix.finish().unwrap();
+            (dir, tmp, index)
+        })
+        .2
+}
 
 fn search(query: &str) -> Vec<Hit> {
     support::fixtures_index()
@@ -112,12 +145,20 @@ fn ranking_table() {
     ];
     let mut failures = Vec::new();
     for (query, expected) in table {
-        let got = ids(query);
-        if got.first().map(String::as_str) != Some(*expected) {
-            failures.push(format!(
-                "{query:?}: expected {expected}, got {:?}",
-                got.iter().take(3).collect::<Vec<_>>()
-            ));
+        let lexical = ids(query);
+        let hybrid: Vec<String> = hybrid_index()
+            .search_mode(query, 10, SearchMode::Hybrid)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        for (mode, got) in [("lexical", lexical), ("hybrid", hybrid)] {
+            if got.first().map(String::as_str) != Some(*expected) {
+                failures.push(format!(
+                    "{mode} {query:?}: expected {expected}, got {:?}",
+                    got.iter().take(3).collect::<Vec<_>>()
+                ));
+            }
         }
     }
     assert!(

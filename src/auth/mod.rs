@@ -464,6 +464,8 @@ mod tests {
         Config {
             vault: PathBuf::from("/v"),
             data_dir: PathBuf::from("/d"),
+            model: None,
+            model_base_url: "https://huggingface.co".into(),
             max_note_bytes: 1,
             bind: bind.parse().unwrap(),
             public_url: public.parse().unwrap(),

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{CommonArgs, Config, Logging, ServeArgs};
-use crate::index::{IndexError, NoteIndex, Progress, ReindexReport};
+use crate::index::{IndexError, NoteIndex, Progress, ReindexReport, SearchMode};
 use crate::vault::Vault;
 use crate::watch::control;
 
@@ -49,6 +49,9 @@ pub enum Command {
         /// Print {"results":[...]} JSON
         #[arg(long)]
         json: bool,
+        /// How to rank [default: hybrid with a model, else lexical]
+        #[arg(long, value_parser = ["lexical", "semantic", "hybrid"])]
+        mode: Option<String>,
         /// The query (several words are joined with spaces)
         #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
         query: Vec<String>,
@@ -57,6 +60,11 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
+    },
+    /// Download and list embedding models (semantic search)
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
     },
     /// Manage the token signing keys in the data dir
     Keys {
@@ -88,6 +96,17 @@ pub enum Command {
         json: bool,
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelAction {
+    /// Download a model into the data dir's models/ folder (default: all-MiniLM-L6-v2, used from then on)
+    Pull {
+        /// A known model's name, or a Hugging Face repository as owner/name
+        name: Option<String>,
+    },
+    /// The models in the data dir, and those `pull` knows
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,10 +191,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Search { limit, json, query } => {
+        Command::Search {
+            limit,
+            json,
+            mode,
+            query,
+        } => {
             let config = load_local(&cli.common)?;
             let index = open_fresh(&config)?;
-            let hits = index.search(&query.join(" "), usize::from(limit))?;
+            let mode = match mode.as_deref() {
+                None => index.default_mode(),
+                Some(m) => m.parse::<SearchMode>().map_err(anyhow::Error::msg)?,
+            };
+            if mode != SearchMode::Lexical && index.model().is_none() {
+                anyhow::bail!(
+                    "--mode {} needs an embedding model: pass --model DIR, set VAULTMCP_MODEL, or run `vaultmcp model pull`",
+                    if mode == SearchMode::Semantic {
+                        "semantic"
+                    } else {
+                        "hybrid"
+                    }
+                );
+            }
+            let hits = index.search_mode(&query.join(" "), usize::from(limit), mode)?;
             if json {
                 println!(
                     "{}",
@@ -218,6 +256,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin::audit(&load_data_dir(&cli.common)?, &since, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Model { action } => {
+            let config = load_local(&cli.common)?;
+            model_command(&config, action)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fetch { json, id } => {
             let config = load_local(&cli.common)?;
             let index = open_fresh(&config)?;
@@ -228,6 +271,89 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output::print_note(&note);
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn model_command(config: &Config, action: ModelAction) -> anyhow::Result<()> {
+    match action {
+        ModelAction::List => {
+            let installed = crate::models::installed(&config.data_dir);
+            println!(
+                "in {}:",
+                crate::models::models_dir(&config.data_dir).display()
+            );
+            if installed.is_empty() {
+                println!("  (none)");
+            }
+            for name in &installed {
+                println!("  {name}");
+            }
+            println!("known to `vaultmcp model pull`:");
+            for k in crate::models::known() {
+                println!("  {:<20} {} ({})", k.name, k.about, k.repo);
+            }
+            if let Some(m) = &config.model {
+                println!("in use: {}", m.display());
+            }
+        }
+        ModelAction::Pull { name } => {
+            let name = name.unwrap_or_else(|| crate::models::DEFAULT_MODEL.to_string());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let bar = PullBar::new();
+            let dir = runtime.block_on(crate::models::pull(
+                &config.model_base_url,
+                &config.data_dir,
+                &name,
+                &bar,
+            ))?;
+            bar.finish();
+            println!("model ready in {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// A download bar on a terminal, nothing otherwise.
+struct PullBar(Option<indicatif::ProgressBar>);
+
+impl PullBar {
+    fn new() -> PullBar {
+        PullBar(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl crate::models::PullProgress for PullBar {
+    fn file(&self, name: &str, done: u64, total: Option<u64>) {
+        if let Some(b) = &self.0 {
+            b.set_message(name.to_string());
+            b.set_length(total.unwrap_or(0));
+            b.set_position(done);
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(bytes);
         }
     }
 }
@@ -249,9 +375,22 @@ pub fn reindex(config: &Config, full: bool) -> anyhow::Result<ReindexReport> {
     let index = NoteIndex::open_or_create(&config.data_dir, open_vault(config)?)
         .with_context(|| format!("cannot open the index in {}", config.data_dir.display()))?;
     let mut indexer = index.indexer()?;
+    let model = crate::models::open_model(config)?;
+    if let Some(m) = &model {
+        indexer.set_model(m.clone())?;
+    }
     let bar = ProgressBar::new();
-    let report = indexer.sync_all(full, &bar)?;
+    let mut report = indexer.sync_all(full, &bar)?;
     bar.finish();
+    if model.is_some() {
+        // `reindex` returns when the vectors are complete too.
+        let bar = ProgressBar::embedding();
+        let e = indexer.embed_all(&bar)?;
+        bar.finish();
+        report.embedded = e.embedded;
+        report.warnings.extend(e.warnings);
+        report.seconds += e.seconds;
+    }
     indexer.finish()?;
     Ok(report)
 }
@@ -260,27 +399,50 @@ pub fn reindex(config: &Config, full: bool) -> anyhow::Result<ReindexReport> {
 /// the vault changed, unless another process holds the writer (then it reads what is there).
 pub fn open_fresh(config: &Config) -> anyhow::Result<NoteIndex> {
     let vault = open_vault(config)?;
-    let index = match NoteIndex::open_existing(&config.data_dir, vault.clone()) {
+    // A broken model folder is said once; the command goes on with lexical search.
+    let model = crate::models::open_model(config).unwrap_or_else(|e| {
+        eprintln!("warning: {e}; searching by words only");
+        None
+    });
+    let with_model = |index: NoteIndex| -> anyhow::Result<NoteIndex> {
+        if let Some(m) = &model {
+            index.set_model(m.clone())?;
+        }
+        Ok(index)
+    };
+    let index = match NoteIndex::open_existing(&config.data_dir, vault.clone()).map(with_model) {
         // A running server keeps the index current: read it as it is.
-        Ok(index) if control::server_running(&config.data_dir) => return Ok(index),
-        // Nothing changed since the last sync: no need for the writer.
-        Ok(index) if index.is_current()? => return Ok(index),
-        Ok(index) => index,
-        Err(IndexError::Missing(_)) => NoteIndex::open_or_create(&config.data_dir, vault)
-            .with_context(|| format!("cannot create the index in {}", config.data_dir.display()))?,
+        Ok(index) if control::server_running(&config.data_dir) => return index,
+        // Nothing changed since the last sync, vectors included: no need for the writer.
+        Ok(Ok(index)) if index.is_current()? && !index.vectors_missing() => return Ok(index),
+        Ok(index) => index?,
+        Err(IndexError::Missing(_)) => with_model(
+            NoteIndex::open_or_create(&config.data_dir, vault).with_context(|| {
+                format!("cannot create the index in {}", config.data_dir.display())
+            })?,
+        )?,
         Err(e) => return Err(e).context("cannot open the index"),
     };
     match index.indexer() {
         Ok(mut indexer) => {
+            if let Some(m) = &model {
+                indexer.set_model(m.clone())?;
+            }
             let bar = ProgressBar::new();
-            let report = indexer.sync_all(false, &bar)?;
+            let mut report = indexer.sync_all(false, &bar)?;
             bar.finish();
+            if model.is_some() {
+                let bar = ProgressBar::embedding();
+                report.embedded = indexer.embed_all(&bar)?.embedded;
+                bar.finish();
+            }
             if report.changed() {
                 eprintln!(
-                    "index updated: {} indexed, {} removed, {} skipped ({} notes, {:.2} s)",
+                    "index updated: {} indexed, {} removed, {} skipped, {} embedded ({} notes, {:.2} s)",
                     report.indexed,
                     report.removed,
                     report.skipped.len(),
+                    report.embedded,
                     report.notes,
                     report.seconds
                 );
@@ -298,12 +460,20 @@ struct ProgressBar(Option<indicatif::ProgressBar>);
 
 impl ProgressBar {
     fn new() -> ProgressBar {
+        ProgressBar::labelled("indexing")
+    }
+
+    fn embedding() -> ProgressBar {
+        ProgressBar::labelled("embedding")
+    }
+
+    fn labelled(what: &str) -> ProgressBar {
         ProgressBar(std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::hidden();
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} indexing {pos}/{len} notes [{bar:30}] {per_sec} eta {eta}",
-                )
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{{spinner}} {what} {{pos}}/{{len}} notes [{{bar:30}}] {{per_sec}} eta {{eta}}"
+                ))
                 .expect("valid template")
                 .progress_chars("=> "),
             );

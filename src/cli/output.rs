@@ -4,11 +4,12 @@ use crate::index::{FetchedNote, Hit, ReindexReport};
 
 pub fn print_report(r: &ReindexReport) {
     println!(
-        "{} indexed, {} unchanged, {} removed, {} skipped in {:.2} s ({} notes in the index)",
+        "{} indexed, {} unchanged, {} removed, {} skipped, {} embedded in {:.2} s ({} notes in the index)",
         r.indexed,
         r.unchanged,
         r.removed,
         r.skipped.len(),
+        r.embedded,
         r.seconds,
         r.notes
     );
@@ -70,6 +71,16 @@ pub fn print_note(n: &FetchedNote) {
             m.backlinks
                 .iter()
                 .map(|b| b.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(related) = m.related.as_ref().filter(|r| !r.is_empty()) {
+        println!(
+            "related: {}",
+            related
+                .iter()
+                .map(|r| format!("{} ({})", r.title, r.id))
                 .collect::<Vec<_>>()
                 .join(", ")
         );

@@ -148,6 +148,17 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde
         "version": env!("CARGO_PKG_VERSION"),
         "notes": state.index.note_count(),
         "index": index,
+        "semantic": match state.index.model() {
+            None => serde_json::json!("off"),
+            Some(m) => {
+                let pending = state.index.vectors_pending();
+                serde_json::json!({
+                    "model": m.name(),
+                    "vectors": if pending == 0 { "ready" } else { "embedding" },
+                    "pending": pending,
+                })
+            }
+        },
     });
     (code, axum::Json(body))
 }

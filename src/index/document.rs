@@ -10,7 +10,12 @@ use super::stored;
 use crate::vault::{ParsedNote, link_key};
 
 /// The document of a parsed note whose file is in state `st`.
-pub(super) fn document(f: &Fields, note: &ParsedNote, st: Indexed) -> TantivyDocument {
+pub(super) fn document(
+    f: &Fields,
+    note: &ParsedNote,
+    st: Indexed,
+    vectors: Option<&super::embedding::NoteVectors>,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     let id = note.id.as_str();
     let no_ext = id.strip_suffix(".md").unwrap_or(id);
@@ -63,6 +68,9 @@ pub(super) fn document(f: &Fields, note: &ParsedNote, st: Indexed) -> TantivyDoc
     }
     doc.add_text(f.links_json, stored::encode_links(&note.links));
     doc.add_text(f.headings_json, stored::encode_headings(&note.headings));
+    if let Some(v) = vectors {
+        super::embedding::add_vectors(&mut doc, f, v);
+    }
     doc
 }
 

@@ -39,6 +39,9 @@ pub struct Metadata {
     pub properties: Map<String, Value>,
     pub links: Vec<LinkOut>,
     pub backlinks: Vec<Backlink>,
+    /// With a model: up to five notes most similar to this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Vec<super::Related>>,
 }
 
 /// An outgoing link and the note it resolves to (`id` is null for attachments and missing notes).
@@ -104,6 +107,22 @@ impl NoteIndex {
             })
             .collect();
         let backlinks = self.backlinks(&searcher, &id, &note.aliases);
+        let related = match self.model() {
+            None => None,
+            Some(_) => {
+                let term = tantivy::Term::from_field_text(self.fields().id, &id);
+                let q =
+                    tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
+                let top = searcher.search(
+                    &q,
+                    &tantivy::collector::TopDocs::with_limit(1).order_by_score(),
+                )?;
+                match top.first() {
+                    Some((_, addr)) => Some(self.related_to(&searcher, *addr)?),
+                    None => Some(Vec::new()),
+                }
+            }
+        };
         Ok(FetchedNote {
             url: obsidian_url(self.vault().name(), &id),
             title: note.title,
@@ -117,6 +136,7 @@ impl NoteIndex {
                 properties: note.properties,
                 links,
                 backlinks,
+                related,
             },
             id,
         })

@@ -4,7 +4,9 @@
 //! `IndexWriter`) exists per index at a time, across processes: tantivy's lock enforces it.
 
 mod document;
+mod embedding;
 mod fetch;
+mod hybrid;
 mod query;
 mod safe_seek;
 mod schema;
@@ -13,22 +15,27 @@ mod snippet;
 mod state;
 mod stem;
 mod stored;
+mod vectors;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
+pub use embedding::EMBED_BATCH;
 pub use fetch::{Backlink, FetchedNote, LinkOut};
+pub use hybrid::{RELATED, Related, SearchMode};
 pub use query::{Clause, ParsedQuery, parse_query};
 pub use schema::SCHEMA_VERSION;
 pub use search::{Hit, MAX_LIMIT, SearchResults};
 pub use writer::{Indexer, Progress, ReindexReport, Skipped};
 
+use crate::embed::Embedder;
 use crate::vault::Vault;
 use schema::Fields;
+use vectors::VectorCache;
 
 /// Errors of the index. Each displays as one sentence.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +64,12 @@ struct Inner {
     fields: Fields,
     vault: Vault,
     dir: PathBuf,
+    /// The embedding model, once given: queries are embedded with it and `vectors` holds the
+    /// documents' vectors of it.
+    model: OnceLock<Arc<Embedder>>,
+    vectors: RwLock<VectorCache>,
+    /// Notes the writer has yet to embed, as it last said (for `/healthz`).
+    vectors_pending: std::sync::atomic::AtomicUsize,
 }
 
 /// The index folder for the current schema version.
@@ -135,6 +148,9 @@ impl NoteIndex {
                 fields,
                 vault,
                 dir,
+                model: OnceLock::new(),
+                vectors: RwLock::new(VectorCache::default()),
+                vectors_pending: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -153,10 +169,62 @@ impl NoteIndex {
         self.inner.reader.searcher().num_docs()
     }
 
-    /// Sees the latest commit (this process's or another's).
+    /// Sees the latest commit (this process's or another's), vectors included.
     pub fn reload(&self) -> Result<(), IndexError> {
         self.inner.reader.reload()?;
-        Ok(())
+        self.refresh_vectors()
+    }
+
+    /// Uses `model` for semantic search from now on (once per index; later calls are
+    /// ignored) and loads the vectors the index holds of it.
+    pub fn set_model(&self, model: Arc<Embedder>) -> Result<(), IndexError> {
+        let _ = self.inner.model.set(model);
+        self.refresh_vectors()
+    }
+
+    /// The embedding model, when one was given.
+    pub fn model(&self) -> Option<&Arc<Embedder>> {
+        self.inner.model.get()
+    }
+
+    /// Notes without vectors yet, as the writer of this process last reported.
+    pub fn vectors_pending(&self) -> usize {
+        self.inner
+            .vectors_pending
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn publish_pending(&self, n: usize) {
+        self.inner
+            .vectors_pending
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether some live note has no vectors of the model (readers' view; no writer needed).
+    pub fn vectors_missing(&self) -> bool {
+        if self.model().is_none() {
+            return false;
+        }
+        let searcher = self.inner.reader.searcher();
+        let cache = self
+            .inner
+            .vectors
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (cache.live_count(&searcher) as u64) < self.note_count()
+    }
+
+    fn refresh_vectors(&self) -> Result<(), IndexError> {
+        let Some(model) = self.inner.model.get() else {
+            return Ok(());
+        };
+        let searcher = self.inner.reader.searcher();
+        let mut cache = self
+            .inner
+            .vectors
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.refresh(&searcher, model.identity(), model.dim())
     }
 
     /// Takes the index's single writer. Fails with [`IndexError::Busy`] when another process has it.

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use tantivy::schema::{
-    DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    BytesOptions, DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
@@ -12,7 +12,7 @@ use tantivy::tokenizer::{
 };
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Name of the English analyzer: words, lower-cased, ASCII-folded, stop words out, stemmed.
 pub const EN: &str = "vaultmcp_en";
@@ -80,6 +80,12 @@ pub struct Fields {
     pub links_json: Field,
     /// Headings with offsets as JSON, stored.
     pub headings_json: Field,
+    /// The note's chunk vectors, int8-quantised (see `vectors.rs`); absent until embedded.
+    pub vec: Field,
+    /// The identity of the model that made `vec`.
+    pub vec_model: Field,
+    /// Per chunk `[heading, text]` as JSON, stored: a semantic hit's heading and snippet.
+    pub chunks_json: Field,
 }
 
 fn text(stored: bool) -> TextOptions {
@@ -125,6 +131,9 @@ pub fn build() -> (Schema, Fields) {
         link_key: b.add_text_field("link_key", STRING),
         links_json: b.add_text_field("links_json", STORED),
         headings_json: b.add_text_field("headings_json", STORED),
+        vec: b.add_bytes_field(super::vectors::VEC, BytesOptions::default().set_fast()),
+        vec_model: b.add_text_field(super::vectors::VEC_MODEL, STRING | FAST),
+        chunks_json: b.add_text_field("chunks_json", STORED),
     };
     (b.build(), fields)
 }

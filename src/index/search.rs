@@ -88,17 +88,18 @@ impl NoteIndex {
         plan: &Plan,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
+        let top = top_docs(searcher, plan, limit)?;
+        self.hits(searcher, plan, top)
+    }
+
+    /// Hits with snippets for documents a plan found.
+    pub(super) fn hits(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<Hit>, IndexError> {
         let f = self.fields();
-        let top: Vec<(f32, DocAddress)> = if plan.ranked {
-            searcher.search(&plan.query, &TopDocs::with_limit(limit).order_by_score())?
-        } else {
-            // Only filters: newest first.
-            let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> = searcher.search(
-                &plan.query,
-                &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc),
-            )?;
-            by_date.into_iter().map(|(_, addr)| (0.0, addr)).collect()
-        };
         let snippets = Snippets::new(
             searcher,
             &plan.query,
@@ -128,11 +129,29 @@ impl NoteIndex {
     }
 }
 
+/// The best `limit` documents of a planned query, with their scores.
+pub(super) fn top_docs(
+    searcher: &Searcher,
+    plan: &Plan,
+    limit: usize,
+) -> Result<Vec<(f32, DocAddress)>, IndexError> {
+    Ok(if plan.ranked {
+        searcher.search(&plan.query, &TopDocs::with_limit(limit).order_by_score())?
+    } else {
+        // Only filters: newest first.
+        let by_date: Vec<(Option<tantivy::DateTime>, DocAddress)> = searcher.search(
+            &plan.query,
+            &TopDocs::with_limit(limit).order_by_fast_field("modified", Order::Desc),
+        )?;
+        by_date.into_iter().map(|(_, addr)| (0.0, addr)).collect()
+    })
+}
+
 /// Clauses of a boolean query.
 type Clauses = Vec<(Occur, Box<dyn Query>)>;
 
 /// A query ready to run, with what collecting its hits needs.
-struct Plan {
+pub(super) struct Plan {
     query: BooleanQuery,
     /// Whether hits are ordered by score (there are words or phrases to look for) rather than
     /// newest first (only filters).
@@ -144,7 +163,11 @@ struct Plan {
 }
 
 /// Turns the query text into a tantivy query; `None` when it can match nothing.
-fn plan(searcher: &Searcher, f: &Fields, query: &str) -> Result<Option<Plan>, IndexError> {
+pub(super) fn plan(
+    searcher: &Searcher,
+    f: &Fields,
+    query: &str,
+) -> Result<Option<Plan>, IndexError> {
     let parsed = parse_query(query);
     if parsed.is_empty() && parsed.must_not.is_empty() {
         return Ok(None);
@@ -372,7 +395,7 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
 }
 
 /// A query for a phrase, an operator or a group; `None` when it has no words to look for.
-fn clause_query(f: &Fields, clause: &Clause) -> Option<Box<dyn Query>> {
+pub(super) fn clause_query(f: &Fields, clause: &Clause) -> Option<Box<dyn Query>> {
     let q: Box<dyn Query> = match clause {
         Clause::Text(t) => any_field(
             &schema::tokens(t),

@@ -2,6 +2,7 @@
 //! note becomes is `document.rs`; what the index already holds is `state.rs`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -10,8 +11,10 @@ use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::document::document;
+use super::embedding;
 use super::state::{Indexed, load_state};
 use super::{IndexError, NoteIndex};
+use crate::embed::Embedder;
 use crate::vault::{FileState, ReadError, parse_note};
 
 /// Memory the writer may buffer before flushing a segment (shared by its threads).
@@ -39,6 +42,9 @@ pub struct ReindexReport {
     pub skipped: Vec<Skipped>,
     /// Notes indexed despite a problem (bad frontmatter, bad bytes), with the problem.
     pub warnings: Vec<Skipped>,
+    /// Notes whose vectors were computed.
+    #[serde(default)]
+    pub embedded: usize,
     /// Notes in the index afterwards.
     pub notes: u64,
     pub seconds: f64,
@@ -47,7 +53,7 @@ pub struct ReindexReport {
 impl ReindexReport {
     /// Whether anything in the index changed.
     pub fn changed(&self) -> bool {
-        self.indexed > 0 || self.removed > 0
+        self.indexed > 0 || self.removed > 0 || self.embedded > 0
     }
 }
 
@@ -63,15 +69,22 @@ impl Progress for () {}
 
 /// The single writer of an index.
 pub struct Indexer {
-    idx: NoteIndex,
-    writer: IndexWriter,
-    state: HashMap<String, Indexed>,
+    pub(super) idx: NoteIndex,
+    pub(super) writer: IndexWriter,
+    pub(super) state: HashMap<String, Indexed>,
+    /// The embedding model, when there is one (see `embedding.rs`).
+    pub(super) model: Option<Arc<Embedder>>,
+    /// Notes without vectors of the model, to embed behind lexical indexing.
+    pub(super) pending: HashSet<String>,
+    /// Whether re-checked single notes (the live path) are embedded before their commit.
+    pub(super) embed_inline: bool,
 }
 
 /// The result of looking at one candidate.
-enum Outcome {
+pub(super) enum Outcome {
     Unchanged(Option<Indexed>),
-    Add(Box<TantivyDocument>, Indexed, Vec<String>),
+    /// A document to write; `true` when it carries the model's vectors.
+    Add(Box<TantivyDocument>, Indexed, Vec<String>, bool),
     Remove,
     Skip(String),
 }
@@ -91,7 +104,14 @@ impl Indexer {
             Err(e) => return Err(e.into()),
         };
         let state = load_state(&idx)?;
-        Ok(Indexer { idx, writer, state })
+        Ok(Indexer {
+            idx,
+            writer,
+            state,
+            model: None,
+            pending: HashSet::new(),
+            embed_inline: true,
+        })
     }
 
     pub fn index(&self) -> &NoteIndex {
@@ -138,6 +158,7 @@ impl Indexer {
         if full {
             self.writer.delete_all_documents()?;
             self.state.clear();
+            self.pending.clear();
         }
         let on_disk: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
         let gone: Vec<String> = self
@@ -174,7 +195,8 @@ impl Indexer {
                 (id, state)
             })
             .collect();
-        self.apply(candidates, &(), &mut report)?;
+        let embed = self.embed_inline;
+        self.apply_with(candidates, &(), &mut report, embed, false)?;
         self.commit(&mut report, started)?;
         Ok(report)
     }
@@ -194,6 +216,20 @@ impl Indexer {
         progress: &dyn Progress,
         report: &mut ReindexReport,
     ) -> Result<(), IndexError> {
+        // Bulk work is lexical only: vectors fill in afterwards (`embed_pending`), so a first
+        // build never waits for the model.
+        self.apply_with(candidates, progress, report, false, false)
+    }
+
+    /// `embed`: compute vectors for the notes written; `force`: re-parse unchanged notes too.
+    pub(super) fn apply_with(
+        &mut self,
+        candidates: Vec<(String, Option<FileState>)>,
+        progress: &dyn Progress,
+        report: &mut ReindexReport,
+        embed: bool,
+        force: bool,
+    ) -> Result<(), IndexError> {
         // Reading, hashing and parsing run in parallel, a chunk at a time so that only one
         // chunk of parsed notes is ever held in memory; the writer's own threads index.
         let mut candidates = candidates.into_iter();
@@ -205,10 +241,11 @@ impl Indexer {
             }
             let idx = &self.idx;
             let state = &self.state;
+            let model = if embed { self.model.as_deref() } else { None };
             let outcomes: Vec<(String, Outcome)> = chunk
                 .into_par_iter()
                 .map(|(id, disk)| {
-                    let outcome = examine(idx, &id, disk, state.get(&id).copied());
+                    let outcome = examine(idx, &id, disk, state.get(&id).copied(), model, force);
                     progress.advance(1);
                     (id, outcome)
                 })
@@ -230,14 +267,26 @@ impl Indexer {
                         self.state.insert(id, s);
                     }
                 }
-                Outcome::Add(doc, indexed, warnings) => {
+                Outcome::Add(doc, indexed, warnings, embedded) => {
                     if self.state.contains_key(&id) {
                         self.writer
                             .delete_term(Term::from_field_text(self.idx.fields().id, &id));
                     }
+                    if self.model.is_some() {
+                        if embedded {
+                            self.pending.remove(&id);
+                            report.embedded += 1;
+                        } else {
+                            self.pending.insert(id.clone());
+                        }
+                    }
                     self.writer.add_document(*doc)?;
+                    // The same content again, now with vectors, is not a change of the note.
+                    let same = self.state.get(&id).is_some_and(|s| s.hash == indexed.hash);
                     self.state.insert(id.clone(), indexed);
-                    report.indexed += 1;
+                    if !same {
+                        report.indexed += 1;
+                    }
                     report
                         .warnings
                         .extend(warnings.into_iter().map(|reason| Skipped {
@@ -267,13 +316,19 @@ impl Indexer {
         self.writer
             .delete_term(Term::from_field_text(self.idx.fields().id, id));
         self.state.remove(id);
+        self.pending.remove(id);
     }
 
-    fn commit(&mut self, report: &mut ReindexReport, started: Instant) -> Result<(), IndexError> {
+    pub(super) fn commit(
+        &mut self,
+        report: &mut ReindexReport,
+        started: Instant,
+    ) -> Result<(), IndexError> {
         if report.changed() || self.writer.commit_opstamp() == 0 {
             self.writer.commit()?;
         }
         self.idx.reload()?;
+        self.idx.publish_pending(self.pending.len());
         report.notes = self.idx.note_count();
         report.seconds = started.elapsed().as_secs_f64();
         for s in &report.skipped {
@@ -297,6 +352,8 @@ fn examine(
     id: &str,
     disk: Option<FileState>,
     indexed: Option<Indexed>,
+    model: Option<&Embedder>,
+    force: bool,
 ) -> Outcome {
     let Some(disk) = disk else {
         return Outcome::Remove;
@@ -315,6 +372,7 @@ fn examine(
     if let Some(ix) = indexed
         && ix.size == disk.size
         && ix.mtime_ns == disk.mtime_ns
+        && !force
     {
         return Outcome::Unchanged(None);
     }
@@ -331,6 +389,7 @@ fn examine(
     };
     if let Some(ix) = indexed
         && ix.hash == hash
+        && !force
     {
         // Touched but not changed: no re-parse. The index keeps the old time; this process
         // remembers the new one.
@@ -340,8 +399,22 @@ fn examine(
     if let Some(w) = utf8_warning {
         note.warnings.insert(0, w);
     }
-    let warnings = std::mem::take(&mut note.warnings);
-    Outcome::Add(Box::new(document(idx.fields(), &note, now)), now, warnings)
+    let mut warnings = std::mem::take(&mut note.warnings);
+    let vectors = model.and_then(|m| match embedding::embed_note(m, &note) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            // Indexed by its words; it stays pending and is tried again after a restart.
+            warnings.push(format!("no vectors: {e}"));
+            None
+        }
+    });
+    let embedded = vectors.is_some();
+    Outcome::Add(
+        Box::new(document(idx.fields(), &note, now, vectors.as_ref())),
+        now,
+        warnings,
+        embedded,
+    )
 }
 
 /// The first 8 bytes of the BLAKE3 hash of a note's bytes.

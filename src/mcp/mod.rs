@@ -90,8 +90,10 @@ fn caller(ctx: &RequestContext<RoleServer>) -> String {
 impl VaultServer {
     async fn run_search(&self, query: String) -> CallToolResponse {
         let index = self.index.clone();
-        let result =
-            tokio::task::spawn_blocking(move || index.search(&query, SEARCH_TOOL_LIMIT)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            index.search_mode(&query, SEARCH_TOOL_LIMIT, index.default_mode())
+        })
+        .await;
         match result {
             Ok(Ok(hits)) => {
                 let results = hits

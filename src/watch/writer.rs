@@ -6,7 +6,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::index::{IndexError, Indexer, Progress, ReindexReport};
+use crate::index::{EMBED_BATCH, IndexError, Indexer, Progress, ReindexReport};
 
 type Reply = oneshot::Sender<Result<ReindexReport, String>>;
 
@@ -104,7 +104,24 @@ impl WriterHandle {
 }
 
 fn writer_loop(mut indexer: Indexer, rx: mpsc::Receiver<Job>, on_change: impl Fn(&ReindexReport)) {
-    while let Ok(job) = rx.recv() {
+    loop {
+        // Notes without vectors are embedded a batch at a time whenever no other work is
+        // queued, so edits and searches never wait behind a whole first embedding.
+        let job = if indexer.pending_vectors() > 0 {
+            match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::TryRecvError::Empty) => {
+                    embed_step(&mut indexer);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
         match job {
             Job::All {
                 full,
@@ -169,23 +186,57 @@ fn run_all(
     done: Option<Reply>,
     on_change: &impl Fn(&ReindexReport),
 ) {
-    let result = match progress {
-        Some(p) => indexer.sync_all(full, p.as_ref()),
+    let mut result = match progress.as_deref() {
+        Some(p) => indexer.sync_all(full, p),
         None => indexer.sync_all(full, &()),
     };
+    // `reindex` waits for its report: it returns when the vectors are complete too.
+    if done.is_some()
+        && let Ok(r) = &mut result
+    {
+        let embedded = match progress.as_deref() {
+            Some(p) => indexer.embed_all(p),
+            None => indexer.embed_all(&()),
+        };
+        match embedded {
+            Ok(e) => {
+                r.embedded += e.embedded;
+                r.warnings.extend(e.warnings);
+                r.notes = e.notes.max(r.notes);
+            }
+            Err(e) => result = Err(e),
+        }
+    }
     report(&result, on_change);
     if let Some(done) = done {
         let _ = done.send(result.map_err(|e| e.to_string()));
     }
 }
 
+fn embed_step(indexer: &mut Indexer) {
+    match indexer.embed_pending(EMBED_BATCH) {
+        Ok(r) => {
+            tracing::debug!(
+                embedded = r.embedded,
+                pending = indexer.pending_vectors(),
+                "vectors"
+            );
+            if indexer.pending_vectors() == 0 {
+                tracing::info!("every note has its vectors: semantic search covers the vault");
+            }
+        }
+        Err(e) => tracing::error!("embedding notes failed: {e}"),
+    }
+}
+
 fn report(result: &Result<ReindexReport, IndexError>, on_change: &impl Fn(&ReindexReport)) {
     match result {
-        Ok(r) if r.changed() => {
+        Ok(r) if r.indexed > 0 || r.removed > 0 => {
             tracing::info!(
                 indexed = r.indexed,
                 removed = r.removed,
                 skipped = r.skipped.len(),
+                embedded = r.embedded,
                 notes = r.notes,
                 ms = format_args!("{:.1}", r.seconds * 1000.0),
                 "index updated"

@@ -18,6 +18,8 @@ use vaultmcp::config::{CommonArgs, Config, ServeArgs};
 use vaultmcp::index::{NoteIndex, ReindexReport};
 use vaultmcp::vault::Vault;
 
+pub mod tiny_model;
+
 /// The default note size limit (10 MB), as in the contract.
 pub const DEFAULT_MAX: u64 = 10 * 1024 * 1024;
 
@@ -62,6 +64,8 @@ pub fn serve_config_with(vault: &Path, data: &Path, scratch: &Path, serve: Serve
         vault: Some(vault.to_path_buf()),
         data_dir: Some(data.to_path_buf()),
         config: Some(config_file),
+
+        ..CommonArgs::default()
     };
     let serve = ServeArgs {
         bind: Some("127.0.0.1:0".into()),

@@ -1,0 +1,337 @@
+//! Note vectors: each note's chunk vectors live on the note's own document (a bytes fast field,
+//! int8-quantised, with the model's identity beside it), so text and vectors change in the same
+//! add, the same commit, and a crash can never leave them out of step. Readers hold them in
+//! memory, one matrix per segment (reused across reloads until the segment goes away), and
+//! search them by brute force.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tantivy::index::SegmentId;
+use tantivy::{DocAddress, DocId, Searcher, SegmentReader};
+
+use super::IndexError;
+
+/// Fast field names (see `schema.rs`).
+pub const VEC: &str = "vec";
+pub const VEC_MODEL: &str = "vec_model";
+
+/// Encodes chunk vectors: `u16` chunk count, `u16` dimension, then per chunk an `f32` scale
+/// and `dim` signed bytes (value ≈ byte × scale). A quarter of f32's size; cosine ranking is
+/// unchanged to about two decimals.
+pub fn encode(vectors: &[Vec<f32>]) -> Vec<u8> {
+    let dim = vectors.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(4 + vectors.len() * (4 + dim));
+    out.extend_from_slice(&(vectors.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(dim as u16).to_le_bytes());
+    for v in vectors {
+        let (scale, q) = quantize(v);
+        out.extend_from_slice(&scale.to_le_bytes());
+        out.extend(q.iter().map(|b| *b as u8));
+    }
+    out
+}
+
+/// `(scale, bytes)` with `x ≈ byte * scale`.
+pub fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        return (0.0, vec![0; v.len()]);
+    }
+    let scale = max / 127.0;
+    (
+        scale,
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+    )
+}
+
+/// One chunk's row as stored: its scale and its bytes.
+type Row<'a> = (f32, &'a [u8]);
+/// A document's rows, dequantised to signed bytes.
+type DocRows = (DocId, Vec<(f32, Vec<i8>)>);
+
+/// Decodes [`encode`]'s bytes: `(dim, rows)`; `None` when malformed.
+fn decode(bytes: &[u8]) -> Option<(usize, Vec<Row<'_>>)> {
+    let n = u16::from_le_bytes(bytes.get(0..2)?.try_into().ok()?) as usize;
+    let dim = u16::from_le_bytes(bytes.get(2..4)?.try_into().ok()?) as usize;
+    if bytes.len() != 4 + n * (4 + dim) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = 4 + i * (4 + dim);
+        let scale = f32::from_le_bytes(bytes[at..at + 4].try_into().ok()?);
+        out.push((scale, &bytes[at + 4..at + 4 + dim]));
+    }
+    Some((dim, out))
+}
+
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // i16 products summed in i32: the compiler turns this into multiply-add vector code.
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| i32::from(i16::from(*x) * i16::from(*y)))
+        .sum()
+}
+
+/// One segment's vectors of the current model: chunk rows grouped by document.
+struct SegmentVectors {
+    /// Documents that have vectors, ascending, with the first row of each in `rows[i]..rows[i+1]`.
+    docs: Vec<DocId>,
+    rows: Vec<u32>,
+    scales: Vec<f32>,
+    data: Vec<i8>,
+}
+
+impl SegmentVectors {
+    fn load(seg: &SegmentReader, model: &str, dim: usize) -> Result<SegmentVectors, IndexError> {
+        let mut sv = SegmentVectors {
+            docs: Vec::new(),
+            rows: vec![0],
+            scales: Vec::new(),
+            data: Vec::new(),
+        };
+        let ff = seg.fast_fields();
+        let (Some(vecs), Some(models)) = (ff.bytes(VEC)?, ff.str(VEC_MODEL)?) else {
+            return Ok(sv);
+        };
+        // The model column's ord of the current model, if any document has it.
+        let Some(model_ord) = models.dictionary().term_ord(model.as_bytes())? else {
+            return Ok(sv);
+        };
+        // Dictionary-encoded: read each document's ord, then the values in dictionary order
+        // in one pass (looking ords up one by one decompresses a block per call).
+        let mut wanted: Vec<(u64, DocId)> = Vec::new();
+        for doc in seg.doc_ids_alive() {
+            if models.term_ords(doc).next() != Some(model_ord) {
+                continue;
+            }
+            if let Some(ord) = vecs.term_ords(doc).next() {
+                wanted.push((ord, doc));
+            }
+        }
+        wanted.sort_unstable();
+        let mut by_doc: Vec<DocRows> = Vec::with_capacity(wanted.len());
+        let mut stream = vecs.dictionary().stream()?;
+        let mut ord = 0u64;
+        let mut next = 0usize;
+        while next < wanted.len() && stream.advance() {
+            while next < wanted.len() && wanted[next].0 == ord {
+                if let Some((d, chunks)) = decode(stream.key())
+                    && d == dim
+                {
+                    let rows = chunks
+                        .into_iter()
+                        .map(|(s, b)| (s, b.iter().map(|x| *x as i8).collect()))
+                        .collect();
+                    by_doc.push((wanted[next].1, rows));
+                }
+                next += 1;
+            }
+            ord += 1;
+        }
+        by_doc.sort_unstable_by_key(|(d, _)| *d);
+        for (doc, rows) in by_doc {
+            sv.docs.push(doc);
+            for (scale, row) in rows {
+                sv.scales.push(scale);
+                sv.data.extend_from_slice(&row);
+            }
+            sv.rows.push(sv.scales.len() as u32);
+        }
+        sv.docs.shrink_to_fit();
+        sv.data.shrink_to_fit();
+        Ok(sv)
+    }
+}
+
+/// The vectors a reader searches, per segment.
+#[derive(Default)]
+pub struct VectorCache {
+    model: String,
+    dim: usize,
+    segments: HashMap<SegmentId, Arc<SegmentVectors>>,
+}
+
+/// A note's best chunk for a query vector.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorHit {
+    pub addr: DocAddress,
+    pub score: f32,
+    /// Which of the note's chunks matched best.
+    pub chunk: usize,
+}
+
+impl VectorCache {
+    /// Loads the vectors of segments not seen before and forgets those gone.
+    pub fn refresh(
+        &mut self,
+        searcher: &Searcher,
+        model: &str,
+        dim: usize,
+    ) -> Result<(), IndexError> {
+        if self.model != model || self.dim != dim {
+            self.segments.clear();
+            self.model = model.to_string();
+            self.dim = dim;
+        }
+        let mut next = HashMap::new();
+        for seg in searcher.segment_readers() {
+            let id = seg.segment_id();
+            let sv = match self.segments.remove(&id) {
+                Some(sv) => sv,
+                None => Arc::new(SegmentVectors::load(seg, model, dim)?),
+            };
+            next.insert(id, sv);
+        }
+        self.segments = next;
+        Ok(())
+    }
+
+    /// Number of documents with vectors of the current model (deleted ones included until
+    /// their segment is merged away; callers count live ones through [`Self::search`]).
+    pub fn is_empty(&self) -> bool {
+        self.segments.values().all(|s| s.docs.is_empty())
+    }
+
+    /// Live documents with vectors of the current model.
+    pub fn live_count(&self, searcher: &Searcher) -> usize {
+        searcher
+            .segment_readers()
+            .iter()
+            .filter_map(|seg| {
+                let sv = self.segments.get(&seg.segment_id())?;
+                let alive = seg.alive_bitset();
+                Some(
+                    sv.docs
+                        .iter()
+                        .filter(|d| alive.is_none_or(|a| a.is_alive(**d)))
+                        .count(),
+                )
+            })
+            .sum()
+    }
+
+    /// The `k` live documents whose best chunk is most similar to `query` (a unit vector),
+    /// each with that chunk; `keep` can veto a document (the query's filters).
+    pub fn search(
+        &self,
+        searcher: &Searcher,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(DocAddress) -> bool,
+    ) -> Vec<VectorHit> {
+        if query.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let (qscale, q) = quantize(query);
+        let mut hits: Vec<VectorHit> = Vec::new();
+        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let Some(sv) = self.segments.get(&seg.segment_id()) else {
+                continue;
+            };
+            let alive = seg.alive_bitset();
+            for (i, &doc) in sv.docs.iter().enumerate() {
+                if alive.is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                let addr = DocAddress::new(ord as u32, doc);
+                let (start, end) = (sv.rows[i] as usize, sv.rows[i + 1] as usize);
+                let mut best = (f32::MIN, 0);
+                for r in start..end {
+                    let row = &sv.data[r * self.dim..(r + 1) * self.dim];
+                    let s = dot_i8(&q, row) as f32 * qscale * sv.scales[r];
+                    if s > best.0 {
+                        best = (s, r - start);
+                    }
+                }
+                if best.0 == f32::MIN || !keep(addr) {
+                    continue;
+                }
+                hits.push(VectorHit {
+                    addr,
+                    score: best.0,
+                    chunk: best.1,
+                });
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(k);
+        hits
+    }
+
+    /// The chunk vectors of one document (dequantised), for "related notes".
+    pub fn vectors_of(&self, searcher: &Searcher, addr: DocAddress) -> Vec<Vec<f32>> {
+        let seg = &searcher.segment_readers()[addr.segment_ord as usize];
+        let Some(sv) = self.segments.get(&seg.segment_id()) else {
+            return Vec::new();
+        };
+        let Ok(i) = sv.docs.binary_search(&addr.doc_id) else {
+            return Vec::new();
+        };
+        (sv.rows[i] as usize..sv.rows[i + 1] as usize)
+            .map(|r| {
+                sv.data[r * self.dim..(r + 1) * self.dim]
+                    .iter()
+                    .map(|x| f32::from(*x) * sv.scales[r])
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips_within_quantisation_error() {
+        let a: Vec<f32> = (0..384).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let mut b = a.clone();
+        crate::embed::normalize(&mut b);
+        let bytes = encode(&[b.clone(), vec![0.0; 384]]);
+        let (dim, rows) = decode(&bytes).unwrap();
+        assert_eq!((dim, rows.len()), (384, 2));
+        let back: Vec<f32> = rows[0]
+            .1
+            .iter()
+            .map(|x| f32::from(*x as i8) * rows[0].0)
+            .collect();
+        let err = b
+            .iter()
+            .zip(&back)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(err <= rows[0].0 / 2.0 + 1e-6, "error {err}");
+        assert_eq!(rows[1].0, 0.0);
+        assert!(decode(&bytes[..bytes.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn int8_dot_products_rank_like_float_ones() {
+        let q: Vec<f32> = (0..64)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 10.0)
+            .collect();
+        let docs: Vec<Vec<f32>> = (0..20)
+            .map(|d| {
+                (0..64)
+                    .map(|i| (((i + d) * 5 % 11) as f32 - 5.0) / 10.0)
+                    .collect()
+            })
+            .collect();
+        let exact: Vec<f32> = docs.iter().map(|d| crate::embed::dot(&q, d)).collect();
+        let (qs, qq) = quantize(&q);
+        let approx: Vec<f32> = docs
+            .iter()
+            .map(|d| {
+                let (ds, dq) = quantize(d);
+                dot_i8(&qq, &dq) as f32 * qs * ds
+            })
+            .collect();
+        for (e, a) in exact.iter().zip(&approx) {
+            assert!((e - a).abs() < 0.02 * e.abs().max(1.0), "{e} vs {a}");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Reference vectors for the tiny BERT that tests/support/tiny_model.rs writes.
+
+An independent re-implementation of BERT's forward pass in numpy (no candle, no tokenizers):
+the same deterministic weights (value i of tensor k is a sine of 2.71 i + 1.3 k, scaled, see weight()), the
+token sequences written out by hand, mean pooling, L2 normalisation. Its output is pasted into
+tests/embed.rs as constants. Run: python3 tests/support/tiny_bert_reference.py (needs numpy).
+"""
+import math
+import numpy as np
+
+H, LAYERS, HEADS, INTER, POS, TYPES = 16, 2, 4, 32, 64, 2
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = open(__file__.replace("tiny_bert_reference.py", "tiny_vocab.txt")).read().split()
+VOCAB = SPECIALS + WORDS
+V = len(VOCAB)
+
+
+def names():
+    out = [("embeddings.word_embeddings.weight", (V, H)),
+           ("embeddings.position_embeddings.weight", (POS, H)),
+           ("embeddings.token_type_embeddings.weight", (TYPES, H)),
+           ("embeddings.LayerNorm.weight", (H,)), ("embeddings.LayerNorm.bias", (H,))]
+    for l in range(LAYERS):
+        p = f"encoder.layer.{l}."
+        for m in ["query", "key", "value"]:
+            out += [(p + f"attention.self.{m}.weight", (H, H)), (p + f"attention.self.{m}.bias", (H,))]
+        out += [(p + "attention.output.dense.weight", (H, H)), (p + "attention.output.dense.bias", (H,)),
+                (p + "attention.output.LayerNorm.weight", (H,)), (p + "attention.output.LayerNorm.bias", (H,)),
+                (p + "intermediate.dense.weight", (INTER, H)), (p + "intermediate.dense.bias", (INTER,)),
+                (p + "output.dense.weight", (H, INTER)), (p + "output.dense.bias", (H,)),
+                (p + "output.LayerNorm.weight", (H,)), (p + "output.LayerNorm.bias", (H,))]
+    return out
+
+
+def weight(k, name, shape):
+    n = int(np.prod(shape))
+    s = np.array([math.sin(2.71 * i + 1.3 * k) for i in range(n)], dtype=np.float64)
+    if name.endswith("LayerNorm.weight"):
+        v = 1.0 + 0.1 * s
+    elif name.endswith("bias"):
+        v = 0.05 * s
+    else:
+        v = 0.4 * s
+    return v.astype(np.float32).reshape(shape)
+
+
+W = {name: weight(k, name, shape) for k, (name, shape) in enumerate(names())}
+erf = np.vectorize(math.erf)
+
+
+def ln(x, p):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-12) * W[p + ".weight"] + W[p + ".bias"]
+
+
+def lin(x, p):
+    return x @ W[p + ".weight"].T + W[p + ".bias"]
+
+
+def embed(tokens):
+    ids = [VOCAB.index(t) for t in tokens]
+    L = len(ids)
+    x = W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:L] \
+        + W["embeddings.token_type_embeddings.weight"][[0] * L]
+    x = ln(x, "embeddings.LayerNorm")
+    hd = H // HEADS
+    for l in range(LAYERS):
+        p = f"encoder.layer.{l}."
+        q = lin(x, p + "attention.self.query").reshape(L, HEADS, hd).transpose(1, 0, 2)
+        k = lin(x, p + "attention.self.key").reshape(L, HEADS, hd).transpose(1, 0, 2)
+        v = lin(x, p + "attention.self.value").reshape(L, HEADS, hd).transpose(1, 0, 2)
+        a = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
+        a = np.exp(a - a.max(-1, keepdims=True))
+        a = a / a.sum(-1, keepdims=True)
+        ctx = (a @ v).transpose(1, 0, 2).reshape(L, H)
+        x = ln(lin(ctx, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
+        i = lin(x, p + "intermediate.dense")
+        i = 0.5 * i * (1 + erf(i / math.sqrt(2)))
+        x = ln(lin(i, p + "output.dense") + x, p + "output.LayerNorm")
+    m = x.mean(0)
+    return m / np.linalg.norm(m)
+
+
+for tokens in [["[CLS]", "the", "cat", "sat", "on", "the", "mat", "[SEP]"],
+               ["[CLS]", "dogs", "house", "##d", "fast", "[SEP]"]]:
+    v = embed(tokens)
+    print(" ".join(tokens))
+    print("[" + ", ".join(f"{x:.6}" for x in v) + "]")
