@@ -17,7 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::{Client, ClientAuth, KeySource, clean_name};
-use super::fetch::{FetchPolicy, fetch_json};
+use super::fetch::{FetchPolicy, fetch_json, fetchable_scheme};
 use super::redirect::validate_redirect_uri;
 
 const MAX_BYTES: usize = 16 * 1024;
@@ -94,10 +94,7 @@ pub async fn client(
 /// The URL rules for a metadata-document `client_id`.
 pub fn check_metadata_url(client_id: &str, allow_loopback: bool) -> Result<Url, String> {
     let url = Url::parse(client_id).map_err(|_| format!("client_id {client_id:?} is not a URL"))?;
-    let loopback_http = allow_loopback
-        && url.scheme() == "http"
-        && url.host_str().is_some_and(crate::config::is_loopback_host);
-    if url.scheme() != "https" && !loopback_http {
+    if !fetchable_scheme(&url, allow_loopback) {
         return Err("a URL client_id must be https".into());
     }
     if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
@@ -207,10 +204,7 @@ fn key_source(doc: &Value, allow_loopback: bool) -> Result<KeySource, String> {
                 .as_str()
                 .and_then(|u| Url::parse(u).ok())
                 .ok_or_else(|| "jwks_uri is not a URL".to_owned())?;
-            let loopback_http = allow_loopback
-                && uri.scheme() == "http"
-                && uri.host_str().is_some_and(crate::config::is_loopback_host);
-            if uri.scheme() != "https" && !loopback_http {
+            if !fetchable_scheme(&uri, allow_loopback) {
                 return Err("jwks_uri must be https".into());
             }
             Ok(KeySource::Uri(uri))

@@ -76,10 +76,7 @@ pub async fn fetch_json(url: &Url, policy: FetchPolicy) -> Result<Fetched, Fetch
 }
 
 async fn fetch_inner(url: &Url, policy: FetchPolicy, shown: &str) -> Result<Fetched, FetchError> {
-    let loopback_http = policy.allow_loopback
-        && url.scheme() == "http"
-        && url.host_str().is_some_and(crate::config::is_loopback_host);
-    if url.scheme() != "https" && !loopback_http {
+    if !fetchable_scheme(url, policy.allow_loopback) {
         return Err(FetchError::Scheme(shown.to_owned()));
     }
     let host = url.host_str().unwrap_or_default().to_owned();
@@ -142,6 +139,15 @@ async fn fetch_inner(url: &Url, policy: FetchPolicy, shown: &str) -> Result<Fetc
     }
     let json = serde_json::from_slice(&body).map_err(|_| FetchError::NotJson(shown.to_owned()))?;
     Ok(Fetched { json, max_age })
+}
+
+/// Whether a URL's scheme may be fetched: https, or http to a loopback host when
+/// `allow_loopback` (the one rule for documents, key sets and the URLs that name them).
+pub fn fetchable_scheme(url: &Url, allow_loopback: bool) -> bool {
+    url.scheme() == "https"
+        || (allow_loopback
+            && url.scheme() == "http"
+            && url.host_str().is_some_and(crate::config::is_loopback_host))
 }
 
 /// Chooses the address to connect to: every address the host has must be public (a host with

@@ -501,7 +501,6 @@ pub async fn revoke(
         auth.inner
             .store
             .call(move |c| {
-                c.execute("DELETE FROM revoked_jti WHERE expires_at < ?1", [now()])?;
                 c.execute(
                     "INSERT OR IGNORE INTO revoked_jti (jti, expires_at) VALUES (?1, ?2)",
                     params![jti, exp + LEEWAY_SECS as i64],
