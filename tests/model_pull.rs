@@ -6,6 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -24,6 +25,16 @@ struct StandIn {
 /// Serves `files` under `/acme/tiny/resolve/main/`. `cut_once`: the first download of
 /// model.safetensors stops half-way; `bad_etag`: its ETag names other bytes.
 fn stand_in(files: Vec<(&'static str, Vec<u8>)>, cut_once: bool, bad_etag: bool) -> StandIn {
+    stand_in_for("acme/tiny", files, cut_once, bad_etag)
+}
+
+/// Serves `files` under `/<repo>/resolve/main/`, the way the hub does.
+fn stand_in_for(
+    repo: &'static str,
+    files: Vec<(&'static str, Vec<u8>)>,
+    cut_once: bool,
+    bad_etag: bool,
+) -> StandIn {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -54,7 +65,9 @@ fn stand_in(files: Vec<(&'static str, Vec<u8>)>, cut_once: bool, bad_etag: bool)
                 .unwrap()
                 .requests
                 .push((path.clone(), range.map(|r| r.to_string())));
-            let name = path.strip_prefix("/acme/tiny/resolve/main/").unwrap_or("");
+            let name = path
+                .strip_prefix(&format!("/{repo}/resolve/main/"))
+                .unwrap_or("");
             let Some((_, body)) = files.iter().find(|(n, _)| *n == name) else {
                 let _ = stream.write_all(
                     b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
@@ -93,11 +106,19 @@ fn stand_in(files: Vec<(&'static str, Vec<u8>)>, cut_once: bool, bad_etag: bool)
 fn tiny_files() -> Vec<(&'static str, Vec<u8>)> {
     let tmp = tempfile::tempdir().unwrap();
     tiny_model::write_bert(tmp.path());
-    ["config.json", "tokenizer.json", "model.safetensors"]
-        .into_iter()
+    read_files(
+        tmp.path(),
+        &["config.json", "tokenizer.json", "model.safetensors"],
+    )
+}
+
+fn read_files(dir: &Path, names: &[&'static str]) -> Vec<(&'static str, Vec<u8>)> {
+    names
+        .iter()
+        .copied()
         .map(|n| {
             let mut b = Vec::new();
-            std::fs::File::open(tmp.path().join(n))
+            std::fs::File::open(dir.join(n))
                 .unwrap()
                 .read_to_end(&mut b)
                 .unwrap();
@@ -200,4 +221,31 @@ fn offline_and_unknown_names_are_one_clear_sentence() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("unknown model"), "{}", out.stderr);
     out.assert_no_panic();
+}
+
+/// The known static model is fetched by its short name from its repository; it has no
+/// config.json of a transformer (the stand-in has none to serve) and still installs and loads.
+#[test]
+fn the_known_static_model_pulls_by_name_without_a_config() {
+    let d = Dir::new();
+    d.create("cats.md", "# Cats\n\nthe cat sat on the mat\n");
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_model::write_static(tmp.path());
+    let files = read_files(tmp.path(), &["tokenizer.json", "model.safetensors"]);
+    let server = stand_in_for("minishlab/potion-base-8M", files, false, false);
+    let out = pull(&d, &server.url, "potion-base-8M");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let seen = server.seen.lock().unwrap();
+    assert!(
+        seen.requests
+            .iter()
+            .any(|(p, _)| p == "/minishlab/potion-base-8M/resolve/main/model.safetensors"),
+        "{:?}",
+        seen.requests
+    );
+    drop(seen);
+    let dir = d.data().join("models/potion-base-8M");
+    vaultmcp::embed::Embedder::load(&dir).expect("the pulled static model loads");
+    let list = d.run(&["model", "list"]);
+    assert!(list.stdout.contains("potion-base-8M"), "{}", list.stdout);
 }

@@ -43,7 +43,7 @@ impl std::str::FromStr for SearchMode {
 const FUSE_DEPTH: usize = 50;
 /// Share of the semantic score in a hybrid score (the rest is the lexical one). Below one
 /// half, so a note matching the query's words in its title keeps its place.
-const SEMANTIC_WEIGHT: f32 = 0.4;
+pub(super) const SEMANTIC_WEIGHT: f32 = 0.4;
 /// Notes listed as related to a note.
 pub const RELATED: usize = 5;
 
@@ -175,8 +175,14 @@ impl NoteIndex {
         let lexical: HashSet<DocAddress> = lexical.into_iter().map(|(_, a)| a).collect();
         let by_addr: HashMap<DocAddress, &VectorHit> =
             semantic.iter().map(|h| (h.addr, h)).collect();
-        let fused: Vec<(DocAddress, f32)> =
-            fuse_scores(&lex, &sem).into_iter().take(limit).collect();
+        let fused: Vec<(DocAddress, f32)> = fuse_scores(
+            &lex,
+            &sem,
+            super::ranking::Ranking::current().semantic_weight,
+        )
+        .into_iter()
+        .take(limit)
+        .collect();
         // Snippets for the lexical hits in one go (one snippet generator for the query).
         let lexical_top: Vec<(f32, DocAddress)> = fused
             .iter()
@@ -289,10 +295,12 @@ impl NoteIndex {
 }
 
 /// Score fusion: lexical scores divided by the best one, similarities min-max scaled over the
-/// candidates, summed with [`SEMANTIC_WEIGHT`]; best first (ties keep lexical order).
+/// candidates, summed with `weight` (the semantic share, [`SEMANTIC_WEIGHT`] by default);
+/// best first (ties keep lexical order).
 pub(super) fn fuse_scores<K: Copy + Eq + std::hash::Hash>(
     lexical: &[(K, f32)],
     semantic: &[(K, f32)],
+    weight: f32,
 ) -> Vec<(K, f32)> {
     let lex_max = lexical
         .iter()
@@ -310,14 +318,13 @@ pub(super) fn fuse_scores<K: Copy + Eq + std::hash::Hash>(
     let mut out: Vec<(K, f32)> = Vec::new();
     for (k, s) in lexical {
         if seen.insert(*k) {
-            let score = (1.0 - SEMANTIC_WEIGHT) * s / lex_max
-                + SEMANTIC_WEIGHT * sem.get(k).copied().unwrap_or(0.0);
+            let score = (1.0 - weight) * s / lex_max + weight * sem.get(k).copied().unwrap_or(0.0);
             out.push((*k, score));
         }
     }
     for (k, s) in semantic {
         if seen.insert(*k) {
-            out.push((*k, SEMANTIC_WEIGHT * sem_norm(*s)));
+            out.push((*k, weight * sem_norm(*s)));
         }
     }
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -355,7 +362,7 @@ mod tests {
             .map(|(id, v, _)| (*id, dot(&query, v)))
             .collect();
         semantic.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let order: Vec<&str> = fuse_scores(&lexical, &semantic)
+        let order: Vec<&str> = fuse_scores(&lexical, &semantic, SEMANTIC_WEIGHT)
             .into_iter()
             .map(|(id, _)| id)
             .collect();
@@ -373,10 +380,13 @@ mod tests {
     #[test]
     fn each_ranking_alone_keeps_its_order() {
         let lex = vec![("a", 3.0), ("b", 2.0)];
-        let fused: Vec<&str> = fuse_scores(&lex, &[]).into_iter().map(|(i, _)| i).collect();
+        let fused: Vec<&str> = fuse_scores(&lex, &[], SEMANTIC_WEIGHT)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(fused, ["a", "b"]);
         let sem = vec![("c", 0.9), ("d", 0.5)];
-        let fused = fuse_scores(&[], &sem);
+        let fused = fuse_scores(&[], &sem, SEMANTIC_WEIGHT);
         assert_eq!(fused[0], ("c", SEMANTIC_WEIGHT));
         assert_eq!(fused[1], ("d", 0.0));
     }

@@ -8,6 +8,7 @@ mod embedding;
 mod fetch;
 mod hybrid;
 mod query;
+mod ranking;
 mod safe_seek;
 mod schema;
 mod search;

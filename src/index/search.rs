@@ -13,6 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::query::{Clause, parse_query};
+use super::ranking::Ranking;
 use super::safe_seek::safe_seek;
 use super::schema::{self, Fields};
 use super::snippet::Snippets;
@@ -22,32 +23,6 @@ use crate::vault::obsidian_url;
 
 /// The most hits one search returns.
 pub const MAX_LIMIT: usize = 100;
-
-/// Field weights for free text: title and aliases above headings above tags above body.
-/// Tuned on Cranfield (scripts/eval-cranfield.sh) within that required order.
-const TITLE_BOOST: f32 = 1.5;
-const ALIAS_BOOST: f32 = 1.5;
-const HEADING_BOOST: f32 = 1.3;
-const TAG_BOOST: f32 = 1.2;
-const BODY_BOOST: f32 = 1.0;
-/// Property values count, but below the body.
-const PROPS_BOOST: f32 = 0.3;
-/// How much of the non-best fields' scores counts (0: best field only, 1: sum).
-const TIE_BREAKER: f32 = 0.5;
-/// Weight of two neighbouring query words found near each other, in order.
-const PROXIMITY_BOOST: f32 = 0.4;
-const PROXIMITY_SLOP: u32 = 6;
-/// Extra weight of a word the query repeats, per repetition.
-const REPEAT_BOOST: f32 = 0.5;
-/// Typo matches score below any exact match.
-const FUZZY_BOOST: f32 = 0.2;
-/// Pseudo-relevance feedback: queries of at least this many words are expanded with the
-/// `FEEDBACK_TERMS` words most typical of the first `FEEDBACK_DOCS` results.
-const FEEDBACK_MIN_WORDS: usize = 4;
-const FEEDBACK_DOCS: usize = 12;
-const FEEDBACK_TERMS: usize = 10;
-/// Weight of the best expansion word (the others scale down from it).
-const FEEDBACK_WEIGHT: f32 = 1.5;
 
 /// The `{"results": [...]}` object of `search --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -205,7 +180,7 @@ pub(super) fn plan(
         }
         clauses.push((Occur::Must, Box::new(AllQuery)));
     }
-    let query = if ranked && words.len() >= FEEDBACK_MIN_WORDS {
+    let query = if ranked && words.len() >= Ranking::current().feedback_min_words {
         expand(searcher, f, clauses, &words)?
     } else {
         BooleanQuery::new(clauses)
@@ -240,12 +215,13 @@ fn word_clauses(
         }
         *c += 1.0;
     }
+    let r = Ranking::current();
     let mut clauses: Clauses = Vec::with_capacity(words.len());
     for w in &words {
         let q = word_query(searcher, f, w)?;
         let n = counts.get(w.as_str()).copied().unwrap_or(1.0);
         let q: Box<dyn Query> = if n > 1.0 {
-            Box::new(BoostQuery::new(q, 1.0 + REPEAT_BOOST * (n - 1.0)))
+            Box::new(BoostQuery::new(q, 1.0 + r.repeat * (n - 1.0)))
         } else {
             q
         };
@@ -256,6 +232,7 @@ fn word_clauses(
 
 /// A bonus for each pair of neighbouring query words found near each other, in order.
 fn proximity_clauses(f: &Fields, sequence: &[String]) -> Clauses {
+    let r = Ranking::current();
     let mut seen = HashSet::new();
     sequence
         .windows(2)
@@ -265,11 +242,9 @@ fn proximity_clauses(f: &Fields, sequence: &[String]) -> Clauses {
                 (0, Term::from_field_text(f.body, &pair[0])),
                 (1, Term::from_field_text(f.body, &pair[1])),
             ];
-            let phrase = PhraseQuery::new_with_offset_and_slop(terms, PROXIMITY_SLOP);
-            let q: Box<dyn Query> = Box::new(BoostQuery::new(
-                safe_seek(Box::new(phrase)),
-                PROXIMITY_BOOST,
-            ));
+            let phrase = PhraseQuery::new_with_offset_and_slop(terms, r.proximity_slop);
+            let q: Box<dyn Query> =
+                Box::new(BoostQuery::new(safe_seek(Box::new(phrase)), r.proximity));
             (Occur::Should, q)
         })
         .collect()
@@ -283,11 +258,20 @@ fn expand(
     clauses: Clauses,
     words: &[String],
 ) -> Result<BooleanQuery, IndexError> {
+    let r = Ranking::current();
     let first = BooleanQuery::new(clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect());
-    let top = searcher.search(&first, &TopDocs::with_limit(FEEDBACK_DOCS).order_by_score())?;
+    let top = searcher.search(
+        &first,
+        &TopDocs::with_limit(r.feedback_docs).order_by_score(),
+    )?;
     let Some(max_score) = top.first().map(|(s, _)| *s) else {
         return Ok(first);
     };
+    let scores: Vec<f32> = top.iter().map(|(s, _)| *s).collect();
+    let share = r.feedback_share(&scores);
+    if share <= 0.0 {
+        return Ok(first);
+    }
     let mut weights: HashMap<String, f32> = HashMap::new();
     let num_docs = searcher.num_docs() as f32;
     for (score, addr) in &top {
@@ -302,8 +286,7 @@ fn expand(
             *tf.entry(tok.clone()).or_default() += 1.0;
         }
         let len = toks.len() as f32;
-        // Squared: the best results speak for the query much more than the tenth.
-        let doc_weight = (score / max_score).powi(2);
+        let doc_weight = (score / max_score).powf(r.feedback_doc_power);
         for (tok, n) in tf {
             *weights.entry(tok).or_default() += doc_weight * n / len;
         }
@@ -324,7 +307,7 @@ fn expand(
         scored.push((tok, w * idf));
     }
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.truncate(FEEDBACK_TERMS);
+    scored.truncate(r.feedback_terms);
     let Some(top_w) = scored.first().map(|(_, w)| *w) else {
         return Ok(first);
     };
@@ -336,7 +319,10 @@ fn expand(
         );
         all.push((
             Occur::Should,
-            Box::new(BoostQuery::new(Box::new(q), FEEDBACK_WEIGHT * w / top_w)),
+            Box::new(BoostQuery::new(
+                Box::new(q),
+                share * r.feedback_weight * w / top_w,
+            )),
         ));
     }
     Ok(BooleanQuery::new(all))
@@ -345,13 +331,14 @@ fn expand(
 /// One query word over every text field, best field first, plus typo tolerance when the word
 /// is nowhere in the index.
 fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>, IndexError> {
+    let r = Ranking::current();
     let fields = [
-        (f.title, TITLE_BOOST),
-        (f.aliases, ALIAS_BOOST),
-        (f.headings, HEADING_BOOST),
-        (f.tags, TAG_BOOST),
-        (f.props, PROPS_BOOST),
-        (f.body, BODY_BOOST),
+        (f.title, r.title),
+        (f.aliases, r.alias),
+        (f.headings, r.heading),
+        (f.tags, r.tag),
+        (f.props, r.props),
+        (f.body, r.body),
     ];
     // tantivy weighs a word by its rarity within each field, so a word common in notes but
     // rare in titles ("notes") would score like a rare word there. Each field's score is scaled
@@ -382,7 +369,7 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
         let distance = if chars >= 8 { 2 } else { 1 };
         for field in [f.title, f.body] {
             let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, w), distance, true);
-            per_field.push(Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)));
+            per_field.push(Box::new(BoostQuery::new(Box::new(fuzzy), r.fuzzy)));
         }
     }
     if per_field.is_empty() {
@@ -390,7 +377,7 @@ fn word_query(searcher: &Searcher, f: &Fields, w: &str) -> Result<Box<dyn Query>
     }
     Ok(Box::new(DisjunctionMaxQuery::with_tie_breaker(
         per_field,
-        TIE_BREAKER,
+        r.tie_breaker,
     )))
 }
 

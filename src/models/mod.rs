@@ -28,34 +28,46 @@ pub struct ModelFile {
     pub sha256: Option<&'static str>,
 }
 
+impl ModelFile {
+    /// A file kept under its own name, with no checksum known in advance (the folder is
+    /// checked by loading it once the download is complete).
+    pub const fn plain(name: &'static str) -> ModelFile {
+        ModelFile {
+            remote: name,
+            local: name,
+            sha256: None,
+        }
+    }
+}
+
 /// The models `model pull` can fetch by name.
-pub const KNOWN: &[KnownModel] = &[KnownModel {
-    name: DEFAULT_MODEL,
-    repo: "sentence-transformers/all-MiniLM-L6-v2",
-    about: "BERT sentence embeddings, 384 dimensions, 90 MB (Apache-2.0)",
-    files: &[
-        ModelFile {
-            remote: "config.json",
-            local: "config.json",
-            sha256: None,
-        },
-        ModelFile {
-            remote: "tokenizer.json",
-            local: "tokenizer.json",
-            sha256: None,
-        },
-        ModelFile {
-            remote: "sentence_bert_config.json",
-            local: "sentence_bert_config.json",
-            sha256: None,
-        },
-        ModelFile {
-            remote: "model.safetensors",
-            local: "model.safetensors",
-            sha256: Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
-        },
-    ],
-}];
+pub const KNOWN: &[KnownModel] = &[
+    KnownModel {
+        name: DEFAULT_MODEL,
+        repo: "sentence-transformers/all-MiniLM-L6-v2",
+        about: "BERT sentence embeddings, 384 dimensions, 90 MB (Apache-2.0)",
+        files: &[
+            ModelFile::plain("config.json"),
+            ModelFile::plain("tokenizer.json"),
+            ModelFile::plain("sentence_bert_config.json"),
+            ModelFile {
+                remote: "model.safetensors",
+                local: "model.safetensors",
+                sha256: Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+            },
+        ],
+    },
+    KnownModel {
+        name: "potion-base-8M",
+        repo: "minishlab/potion-base-8M",
+        about: "static (model2vec) token vectors, 256 dimensions, 30 MB, for very large vaults (MIT)",
+        files: &[
+            ModelFile::plain("config.json"),
+            ModelFile::plain("tokenizer.json"),
+            ModelFile::plain("model.safetensors"),
+        ],
+    },
+];
 
 /// `<data-dir>/models`.
 pub fn models_dir(data_dir: &Path) -> PathBuf {

@@ -47,26 +47,10 @@ impl PullProgress for () {}
 
 /// Files any model may have besides the required ones.
 const GENERIC: &[ModelFile] = &[
-    ModelFile {
-        remote: "config.json",
-        local: "config.json",
-        sha256: None,
-    },
-    ModelFile {
-        remote: "tokenizer.json",
-        local: "tokenizer.json",
-        sha256: None,
-    },
-    ModelFile {
-        remote: "sentence_bert_config.json",
-        local: "sentence_bert_config.json",
-        sha256: None,
-    },
-    ModelFile {
-        remote: "model.safetensors",
-        local: "model.safetensors",
-        sha256: None,
-    },
+    ModelFile::plain("config.json"),
+    ModelFile::plain("tokenizer.json"),
+    ModelFile::plain("sentence_bert_config.json"),
+    ModelFile::plain("model.safetensors"),
 ];
 
 /// Files a folder can do without (static models have no config.json).
