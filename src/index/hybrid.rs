@@ -42,7 +42,9 @@ impl std::str::FromStr for SearchMode {
 /// Candidates taken from each ranking before fusing.
 const FUSE_DEPTH: usize = 50;
 /// Share of the semantic score in a hybrid score (the rest is the lexical one). Below one
-/// half, so a note matching the query's words in its title keeps its place.
+/// half, so a note matching the query's words in its title keeps its place. (Measured with
+/// `scripts/eval.sh`: 0.3 suits Cranfield, 0.6 the Obsidian questions; 0.4 loses least on
+/// any of the three collections.)
 pub(super) const SEMANTIC_WEIGHT: f32 = 0.4;
 /// Notes listed as related to a note.
 pub const RELATED: usize = 5;
