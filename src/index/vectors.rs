@@ -69,11 +69,24 @@ fn decode(bytes: &[u8]) -> Option<(usize, Vec<Row<'_>>)> {
 }
 
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    // i16 products summed in i32: the compiler turns this into multiply-add vector code.
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| i32::from(i16::from(*x) * i16::from(*y)))
-        .sum()
+    // Sixteen independent i32 lanes over fixed-width blocks, a shape the compiler vectorises
+    // well for baseline x86-64. Measured against a single running sum (scripts/bench-serve.sh,
+    // WordLlama, 10k notes): hybrid MCP search 145–211 → 281–284 requests/s.
+    const LANES: usize = 16;
+    let mut acc = [0i32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: i32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+        }
+    }
+    acc.iter().sum::<i32>() + tail
 }
 
 /// One segment's vectors of the current model: chunk rows grouped by document.
@@ -285,6 +298,20 @@ impl VectorCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocked_dot_product_equals_the_plain_sum_at_every_length() {
+        for n in 0..70 {
+            let a: Vec<i8> = (0..n).map(|i| ((i * 37 + 11) % 255) as u8 as i8).collect();
+            let b: Vec<i8> = (0..n).map(|i| ((i * 91 + 5) % 255) as u8 as i8).collect();
+            let plain: i32 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| i32::from(*x) * i32::from(*y))
+                .sum();
+            assert_eq!(dot_i8(&a, &b), plain, "length {n}");
+        }
+    }
 
     #[test]
     fn encoding_round_trips_within_quantisation_error() {
