@@ -317,22 +317,30 @@ fn model_command(config: &Config, action: ModelAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A bar styled with `template` when stderr is a terminal, hidden until the caller gives it a
+/// draw target; `None` otherwise (progress is then left to the summary line).
+fn terminal_bar(template: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    })
+}
+
 /// A download bar on a terminal, nothing otherwise.
 struct PullBar(Option<indicatif::ProgressBar>);
 
 impl PullBar {
     fn new() -> PullBar {
-        PullBar(std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        }))
+        let bar = terminal_bar("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}");
+        if let Some(b) = &bar {
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        PullBar(bar)
     }
 
     fn finish(&self) {
@@ -468,17 +476,9 @@ impl ProgressBar {
     }
 
     fn labelled(what: &str) -> ProgressBar {
-        ProgressBar(std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::hidden();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(&format!(
-                    "{{spinner}} {what} {{pos}}/{{len}} notes [{{bar:30}}] {{per_sec}} eta {{eta}}"
-                ))
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        }))
+        ProgressBar(terminal_bar(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} notes [{{bar:30}}] {{per_sec}} eta {{eta}}"
+        )))
     }
 
     fn finish(&self) {

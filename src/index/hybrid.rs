@@ -12,7 +12,6 @@ use super::search::{Hit, MAX_LIMIT, Plan, clause_query, plan, top_docs};
 use super::stored;
 use super::vectors::VectorHit;
 use super::{IndexError, NoteIndex};
-use crate::vault::obsidian_url;
 
 /// How a search ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,16 +240,15 @@ impl NoteIndex {
         } else {
             text
         };
-        Ok(Hit {
-            title: stored::text(&doc, f.title).unwrap_or_else(|| id.clone()),
-            url: obsidian_url(self.vault().name(), &id),
-            path: id.clone(),
+        Ok(Hit::of(
+            &doc,
+            f,
+            self.vault().name(),
             id,
             score,
             snippet,
-            tags: stored::texts(&doc, f.tag_raw),
             heading,
-        })
+        ))
     }
 
     /// Up to [`RELATED`] notes most similar to the note at `addr` (empty without a model).

@@ -45,6 +45,30 @@ pub struct Hit {
     pub heading: Option<String>,
 }
 
+impl Hit {
+    /// The hit for a stored note document, with its snippet already made.
+    pub(super) fn of(
+        doc: &TantivyDocument,
+        f: &Fields,
+        vault_name: &str,
+        id: String,
+        score: f32,
+        snippet: String,
+        heading: Option<String>,
+    ) -> Hit {
+        Hit {
+            title: stored::text(doc, f.title).unwrap_or_else(|| id.clone()),
+            url: obsidian_url(vault_name, &id),
+            path: id.clone(),
+            id,
+            score,
+            snippet,
+            tags: stored::texts(doc, f.tag_raw),
+            heading,
+        }
+    }
+}
+
 impl NoteIndex {
     /// Searches the vault. Any text is a valid query; an empty one finds nothing.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
@@ -89,16 +113,7 @@ impl NoteIndex {
             let id = stored::text(&doc, f.id).unwrap_or_default();
             let body = stored::text(&doc, f.body).unwrap_or_default();
             let (snippet, heading) = snippets.make(&body, &stored::headings(&doc, f));
-            hits.push(Hit {
-                title: stored::text(&doc, f.title).unwrap_or_else(|| id.clone()),
-                url: obsidian_url(vault_name, &id),
-                path: id.clone(),
-                id,
-                score,
-                snippet,
-                tags: stored::texts(&doc, f.tag_raw),
-                heading,
-            });
+            hits.push(Hit::of(&doc, f, vault_name, id, score, snippet, heading));
         }
         Ok(hits)
     }
