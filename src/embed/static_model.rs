@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device};
+use safetensors::{Dtype, SafeTensors};
 use tokenizers::{PaddingParams, Tokenizer};
 
 use super::EmbedError;
@@ -12,6 +12,30 @@ use super::EmbedError;
 /// Names the table may have: model2vec's and WordLlama's. A file holding a single 2-D tensor
 /// is used whatever its name.
 const TABLE_NAMES: [&str; 2] = ["embeddings", "embedding.weight"];
+
+/// A table's little-endian values as f32 (`None` for another type). Safetensors has
+/// already checked that the data's length fits the shape.
+fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    match dtype {
+        Dtype::F32 => Some(
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        ),
+        Dtype::F16 => Some(
+            data.chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        ),
+        // bfloat16 is the upper half of an f32.
+        Dtype::BF16 => Some(
+            data.chunks_exact(2)
+                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
 
 pub struct StaticModel {
     /// Row-major `[rows, dim]`.
@@ -27,15 +51,18 @@ impl StaticModel {
         weights: &[u8],
         mut tokenizer: Tokenizer,
     ) -> Result<StaticModel, EmbedError> {
-        let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
+        // Read straight from the file's bytes into the f32 table: through candle tensors the
+        // table was copied three times on the way (100 MB at once for WordLlama's 16 MB file).
+        let file = SafeTensors::deserialize(weights)
             .map_err(|e| EmbedError::load(dir, format!("model.safetensors: {e}")))?;
-        let tensor = TABLE_NAMES
+        let view = TABLE_NAMES
             .iter()
-            .find_map(|n| tensors.get(*n))
+            .find_map(|n| file.tensor(n).ok())
             .or_else(|| {
-                let mut two_d = tensors.values().filter(|t| t.rank() == 2);
+                let tensors = file.tensors();
+                let mut two_d = tensors.into_iter().filter(|(_, t)| t.shape().len() == 2);
                 match (two_d.next(), two_d.next()) {
-                    (Some(t), None) => Some(t),
+                    (Some((_, t)), None) => Some(t),
                     _ => None,
                 }
             })
@@ -45,17 +72,27 @@ impl StaticModel {
                     "model.safetensors holds no token-vector table (and config.json describes no transformer)",
                 )
             })?;
-        let (rows, dim) = tensor
-            .dims2()
-            .map_err(|e| EmbedError::load(dir, format!("model.safetensors: {e}")))?;
+        let &[rows, dim] = view.shape() else {
+            return Err(EmbedError::load(
+                dir,
+                format!(
+                    "the token-vector table has shape {:?}, not [tokens, dimensions]",
+                    view.shape()
+                ),
+            ));
+        };
         if rows == 0 || dim == 0 {
             return Err(EmbedError::load(dir, "the token-vector table is empty"));
         }
-        let table = tensor
-            .to_dtype(DType::F32)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1::<f32>())
-            .map_err(|e| EmbedError::load(dir, format!("model.safetensors: {e}")))?;
+        let table = to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            EmbedError::load(
+                dir,
+                format!(
+                    "the token-vector table is {:?}; F32, F16 or BF16 expected",
+                    view.dtype()
+                ),
+            )
+        })?;
         let vocab = tokenizer.get_vocab_size(true);
         if vocab > rows {
             return Err(EmbedError::load(
@@ -103,5 +140,31 @@ impl StaticModel {
                 Ok(v)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_of_each_float_type_read_as_f32() {
+        let values = [1.0f32, -2.5, 0.0, 65504.0];
+        let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let f16_bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+            .collect();
+        let bf16_bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
+            .collect();
+        assert_eq!(to_f32(Dtype::F32, &f32_bytes).unwrap(), values);
+        assert_eq!(to_f32(Dtype::F16, &f16_bytes).unwrap(), values);
+        // 65504 is not a bfloat16 value; the rest are.
+        let bf = to_f32(Dtype::BF16, &bf16_bytes).unwrap();
+        assert_eq!(bf[..3], values[..3]);
+        assert_eq!(bf[3], half::bf16::from_f32(65504.0).to_f32());
+        assert_eq!(to_f32(Dtype::I64, &f32_bytes), None);
     }
 }

@@ -3,6 +3,7 @@
 //! Nothing here touches the network. Exactly one `Indexer` (the owner of tantivy's
 //! `IndexWriter`) exists per index at a time, across processes: tantivy's lock enforces it.
 
+mod directory;
 mod document;
 mod embedding;
 mod fetch;
@@ -22,7 +23,6 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use embedding::EMBED_BATCH;
@@ -35,6 +35,7 @@ pub use writer::{Indexer, Progress, ReindexReport, Skipped};
 
 use crate::embed::Embedder;
 use crate::vault::Vault;
+use directory::IndexDirectory;
 use schema::Fields;
 use vectors::VectorCache;
 
@@ -86,9 +87,9 @@ impl NoteIndex {
         std::fs::create_dir_all(&dir)?;
         remove_old_versions(data_dir);
         let (schema, fields) = schema::build();
-        let mmap = MmapDirectory::open(&dir).map_err(tantivy::TantivyError::from)?;
-        let index = if Index::exists(&mmap).map_err(tantivy::TantivyError::from)? {
-            let index = Index::open(mmap)?;
+        let directory = IndexDirectory::open(&dir)?;
+        let index = if Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
+            let index = Index::open(directory)?;
             if index.schema() == schema {
                 index
             } else {
@@ -96,14 +97,10 @@ impl NoteIndex {
                 tracing::warn!("index schema changed; rebuilding the index");
                 drop(index);
                 drop_index_files(&dir)?;
-                Index::create(
-                    MmapDirectory::open(&dir).map_err(tantivy::TantivyError::from)?,
-                    schema,
-                    Default::default(),
-                )?
+                Index::create(IndexDirectory::open(&dir)?, schema, Default::default())?
             }
         } else {
-            Index::create(mmap, schema, Default::default())?
+            Index::create(directory, schema, Default::default())?
         };
         NoteIndex::from_index(index, fields, vault, dir)
     }
@@ -115,11 +112,11 @@ impl NoteIndex {
         if !dir.is_dir() {
             return Err(IndexError::Missing(dir));
         }
-        let mmap = MmapDirectory::open(&dir).map_err(tantivy::TantivyError::from)?;
-        if !Index::exists(&mmap).map_err(tantivy::TantivyError::from)? {
+        let directory = IndexDirectory::open(&dir)?;
+        if !Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
             return Err(IndexError::Missing(dir));
         }
-        let index = Index::open(mmap)?;
+        let index = Index::open(directory)?;
         if index.schema() != schema {
             return Err(IndexError::Missing(dir));
         }

@@ -49,8 +49,6 @@ pub fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
 
 /// One chunk's row as stored: its scale and its bytes.
 type Row<'a> = (f32, &'a [u8]);
-/// A document's rows, dequantised to signed bytes.
-type DocRows = (DocId, Vec<(f32, Vec<i8>)>);
 
 /// Decodes [`encode`]'s bytes: `(dim, rows)`; `None` when malformed.
 fn decode(bytes: &[u8]) -> Option<(usize, Vec<Row<'_>>)> {
@@ -93,13 +91,17 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     acc.iter().sum::<i32>() + tail
 }
 
-/// One segment's vectors of the current model: chunk rows grouped by document.
+/// One segment's vectors of the current model: chunk rows grouped by document, in one flat
+/// buffer (a row per allocation cost more than the rows themselves).
 struct SegmentVectors {
-    /// Documents that have vectors, ascending, with the first row of each in `rows[i]..rows[i+1]`.
+    /// Documents that have vectors, in the column's order, the rows of `docs[i]` being
+    /// `rows[i]..rows[i + 1]`.
     docs: Vec<DocId>,
     rows: Vec<u32>,
     scales: Vec<f32>,
     data: Vec<i8>,
+    /// `(doc, i)` sorted by document, to find one document's rows.
+    index: Vec<(DocId, u32)>,
 }
 
 impl SegmentVectors {
@@ -109,6 +111,7 @@ impl SegmentVectors {
             rows: vec![0],
             scales: Vec::new(),
             data: Vec::new(),
+            index: Vec::new(),
         };
         let ff = seg.fast_fields();
         let (Some(vecs), Some(models)) = (ff.bytes(VEC)?, ff.str(VEC_MODEL)?) else {
@@ -119,7 +122,8 @@ impl SegmentVectors {
             return Ok(sv);
         };
         // Dictionary-encoded: read each document's ord, then the values in dictionary order
-        // in one pass (looking ords up one by one decompresses a block per call).
+        // (looking ords up one by one decompresses a block per call), appending rows as they
+        // come.
         let mut wanted: Vec<(u64, DocId)> = Vec::new();
         for doc in seg.doc_ids_alive() {
             if models.term_ords(doc).next() != Some(model_ord) {
@@ -130,38 +134,78 @@ impl SegmentVectors {
             }
         }
         wanted.sort_unstable();
-        let mut by_doc: Vec<DocRows> = Vec::with_capacity(wanted.len());
-        let mut stream = vecs.dictionary().stream()?;
-        let mut ord = 0u64;
+        // A key range at a time: keys start with the low byte of the chunk count, so each
+        // pass reads a fraction of the column (the bytes read are freed after each pass; see
+        // `directory.rs`) instead of the whole of it at once.
+        let dict = vecs.dictionary();
+        let rows = rows_to_come(&vecs, &wanted)?;
+        sv.scales.reserve_exact(rows);
+        sv.data.reserve_exact(rows * dim);
         let mut next = 0usize;
-        while next < wanted.len() && stream.advance() {
-            while next < wanted.len() && wanted[next].0 == ord {
-                if let Some((d, chunks)) = decode(stream.key())
-                    && d == dim
-                {
-                    let rows = chunks
-                        .into_iter()
-                        .map(|(s, b)| (s, b.iter().map(|x| *x as i8).collect()))
-                        .collect();
-                    by_doc.push((wanted[next].1, rows));
+        for first in 0..=u8::MAX {
+            if next == wanted.len() {
+                break;
+            }
+            let mut range = dict.range().ge([first]);
+            if first < u8::MAX {
+                range = range.lt([first + 1]);
+            }
+            let mut stream = range.into_stream()?;
+            while next < wanted.len() && stream.advance() {
+                let ord = stream.term_ord();
+                while next < wanted.len() && wanted[next].0 <= ord {
+                    if wanted[next].0 == ord
+                        && let Some((d, chunks)) = decode(stream.key())
+                        && d == dim
+                    {
+                        sv.index.push((wanted[next].1, sv.docs.len() as u32));
+                        sv.docs.push(wanted[next].1);
+                        for (scale, bytes) in chunks {
+                            sv.scales.push(scale);
+                            sv.data.extend(bytes.iter().map(|x| *x as i8));
+                        }
+                        sv.rows.push(sv.scales.len() as u32);
+                    }
+                    next += 1;
                 }
-                next += 1;
             }
-            ord += 1;
         }
-        by_doc.sort_unstable_by_key(|(d, _)| *d);
-        for (doc, rows) in by_doc {
-            sv.docs.push(doc);
-            for (scale, row) in rows {
-                sv.scales.push(scale);
-                sv.data.extend_from_slice(&row);
-            }
-            sv.rows.push(sv.scales.len() as u32);
-        }
+        sv.index.sort_unstable();
         sv.docs.shrink_to_fit();
+        sv.rows.shrink_to_fit();
+        // Exact already, unless a note had 256 chunks or more.
+        sv.scales.shrink_to_fit();
         sv.data.shrink_to_fit();
         Ok(sv)
     }
+
+    /// Where `doc`'s rows are in [`Self::docs`].
+    fn position(&self, doc: DocId) -> Option<usize> {
+        let at = self.index.binary_search_by_key(&doc, |(d, _)| *d).ok()?;
+        Some(self.index[at].1 as usize)
+    }
+}
+
+/// How many rows the `wanted` (ord-sorted) entries hold, so that the buffers are allocated once
+/// (growing them by doubling held up to three times the vectors at once). A key starts with the
+/// low byte of its chunk count, which is the count itself below 256 chunks; the entries
+/// starting with `f` are the ords from where `f`'s range starts to where `f + 1`'s does.
+fn rows_to_come(
+    column: &tantivy::columnar::BytesColumn,
+    wanted: &[(u64, DocId)],
+) -> Result<usize, IndexError> {
+    let dict = column.dictionary();
+    let end = dict.num_terms() as u64;
+    let mut starts = Vec::with_capacity(257);
+    for first in 0..=u8::MAX {
+        let mut s = dict.range().ge([first]).limit(1).into_stream()?;
+        starts.push(if s.advance() { s.term_ord() } else { end });
+    }
+    starts.push(end);
+    let before = |ord: u64| wanted.partition_point(|w| w.0 < ord);
+    Ok((0..256)
+        .map(|f| f * (before(starts[f + 1]) - before(starts[f])))
+        .sum())
 }
 
 /// One brute-force pass over every live note's chunks, as a [`pulp::WithSimd`] operation so
@@ -235,8 +279,10 @@ impl TopK {
         }
     }
 
+    /// Whether a hit could make the list (a tie with the bar can: ties go by address, and
+    /// the scan does not run in address order).
     fn would_take(&self, score: f32) -> bool {
-        score > self.bar
+        score >= self.bar
     }
 
     fn push(&mut self, hit: VectorHit) {
@@ -366,7 +412,7 @@ impl VectorCache {
         let Some(sv) = self.segments.get(&seg.segment_id()) else {
             return Vec::new();
         };
-        let Ok(i) = sv.docs.binary_search(&addr.doc_id) else {
+        let Some(i) = sv.position(addr.doc_id) else {
             return Vec::new();
         };
         (sv.rows[i] as usize..sv.rows[i + 1] as usize)
@@ -421,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn top_k_keeps_the_best_in_order_with_ties_to_the_earlier_note() {
+    fn top_k_keeps_the_best_in_order_with_ties_to_the_earlier_note_whatever_the_scan_order() {
         for k in [1, 2, 3, 7, 50] {
             let mut top = TopK::new(k);
             let all: Vec<VectorHit> = (0..500u32)
@@ -432,9 +478,11 @@ mod tests {
                     chunk: 0,
                 })
                 .collect();
-            for h in &all {
+            // Offered out of address order, as segments' rows are.
+            for i in 0..all.len() {
+                let h = all[(i * 313) % all.len()];
                 if top.would_take(h.score) {
-                    top.push(*h);
+                    top.push(h);
                 }
             }
             let mut want = all.clone();
