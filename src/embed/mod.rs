@@ -6,6 +6,7 @@
 //! Nothing here touches the network or knows the index: a model is a folder on disk, loaded by
 //! [`Embedder::load`], and text goes in, unit vectors come out.
 
+mod batch;
 mod bert;
 mod chunk;
 mod static_model;
@@ -44,6 +45,8 @@ pub struct Embedder {
     kind: Kind,
     identity: String,
     name: String,
+    /// Concurrent queries share transformer passes (see `batch.rs`).
+    queries: batch::Batcher,
 }
 
 enum Kind {
@@ -128,6 +131,7 @@ impl Embedder {
             kind,
             identity: String::new(),
             name,
+            queries: batch::Batcher::default(),
         };
         e.identity = format!("{label}-{}-{}", e.dim(), &hash[..16]);
         Ok(e)
@@ -168,9 +172,15 @@ impl Embedder {
         Ok(out)
     }
 
-    /// The vector of one text.
+    /// The vector of one text (a search query): with a transformer, in one pass with the
+    /// queries other threads are embedding at the same time.
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        Ok(self.embed(&[text])?.pop().unwrap_or_default())
+        if self.is_static() {
+            return Ok(self.embed(&[text])?.pop().unwrap_or_default());
+        }
+        self.queries
+            .embed(text, |texts| self.embed(texts))
+            .map_err(EmbedError::Run)
     }
 }
 
