@@ -198,10 +198,14 @@ fn rows_to_come(
     let end = dict.num_terms() as u64;
     let mut starts = Vec::with_capacity(257);
     for first in 0..=u8::MAX {
+        // Past the last key every range is empty: no need to look (chunk counts are small).
+        if starts.last() == Some(&end) {
+            break;
+        }
         let mut s = dict.range().ge([first]).limit(1).into_stream()?;
         starts.push(if s.advance() { s.term_ord() } else { end });
     }
-    starts.push(end);
+    starts.resize(257, end);
     let before = |ord: u64| wanted.partition_point(|w| w.0 < ord);
     Ok((0..256)
         .map(|f| f * (before(starts[f + 1]) - before(starts[f])))
