@@ -181,9 +181,18 @@ mod tests {
             batcher.embed("b", |_| -> Result<Vec<Vec<f32>>, String> { panic!("boom") })
         }));
         assert!(panicked.is_err());
-        let ok = batcher.embed("c", |t| {
-            Ok::<_, String>(t.iter().map(|t| vector_of(t)).collect())
+        // Bounded, so that a batch left marked running fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = Arc::new(batcher);
+        let b2 = b.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(b2.embed("c", |t| {
+                Ok::<_, String>(t.iter().map(|t| vector_of(t)).collect())
+            }));
         });
+        let ok = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a query after a panicked batch is stuck");
         assert_eq!(ok, Ok(vector_of("c")));
     }
 }
