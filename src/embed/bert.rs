@@ -1,25 +1,82 @@
-//! BERT sentence embeddings with candle: token vectors from the last layer, mean-pooled over
-//! the real tokens (padding masked out). The caller L2-normalises.
+//! BERT sentence embeddings: token vectors from the last layer, mean-pooled over the text's
+//! tokens. The caller L2-normalises.
+//!
+//! The forward pass is our own, on plain f32 buffers (the products in `kernels.rs`): texts of
+//! a batch are laid end to end rather than padded to the longest, so no work goes to padding,
+//! and each attends only to its own tokens. It computes what candle-transformers' `BertModel`
+//! computes (a test checks the two agree); it exists because a query of ten tokens spent most
+//! of its time in the general matrix product's packing of the weights.
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use serde::Deserialize;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use super::EmbedError;
+use super::kernels::{self, Activation, Packed};
+use super::tensors::Checkpoint;
 
-/// Texts per forward pass, and a cap on padded tokens per pass (long texts go in smaller
-/// batches, so memory stays bounded and little work is spent on padding).
-const BATCH: usize = 16;
-const BATCH_TOKENS: usize = 4096;
+/// Tokens per forward pass: bounds the activations' memory (the widest, the intermediate
+/// layer, is 4096 × 1536 floats = 24 MiB for all-MiniLM-L6-v2) whatever the batch.
+const PASS_TOKENS: usize = 4096;
+
+/// The part of a BERT `config.json` the forward pass needs.
+#[derive(Deserialize)]
+struct Config {
+    vocab_size: usize,
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    intermediate_size: usize,
+    max_position_embeddings: usize,
+    #[serde(default = "default_act")]
+    hidden_act: String,
+    #[serde(default = "default_eps")]
+    layer_norm_eps: f64,
+    #[serde(default = "default_types")]
+    type_vocab_size: usize,
+    #[serde(default)]
+    position_embedding_type: Option<String>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_types() -> usize {
+    2
+}
+
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+struct Layer {
+    /// Query, key and value stacked into one `[3 × hidden, hidden]` product.
+    qkv: Packed,
+    attn_out: Packed,
+    attn_norm: Norm,
+    up: Packed,
+    down: Packed,
+    out_norm: Norm,
+}
 
 pub struct Bert {
-    model: BertModel,
-    tokenizer: Tokenizer,
+    /// `[vocab, hidden]`.
+    words: Vec<f32>,
+    /// `[positions, hidden]`, with the first token type's row already added (every text is
+    /// one segment).
+    positions: Vec<f32>,
+    embed_norm: Norm,
+    layers: Vec<Layer>,
+    heads: usize,
     dim: usize,
-    device: Device,
+    act: Activation,
+    eps: f32,
+    tokenizer: Tokenizer,
 }
 
 /// The longest input the model takes: sentence-transformers' `max_seq_length` when the folder
@@ -47,45 +104,119 @@ impl Bert {
         mut tokenizer: Tokenizer,
         max_tokens: usize,
     ) -> Result<Bert, EmbedError> {
-        let config: Config = serde_json::from_value(config.clone())
-            .map_err(|e| EmbedError::load(dir, format!("config.json: {e}")))?;
-        let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
-            .map_err(|e| EmbedError::load(dir, format!("model.safetensors: {e}")))?;
+        let bad = |reason: String| EmbedError::load(dir, reason);
+        let c: Config =
+            serde_json::from_value(config.clone()).map_err(|e| bad(format!("config.json: {e}")))?;
+        let act = Activation::from_name(&c.hidden_act).ok_or_else(|| {
+            bad(format!(
+                "config.json: hidden_act {:?} is not supported (gelu, gelu_new, relu are)",
+                c.hidden_act
+            ))
+        })?;
+        if let Some(p) = c
+            .position_embedding_type
+            .as_deref()
+            .filter(|p| *p != "absolute")
+        {
+            return Err(bad(format!(
+                "config.json: position_embedding_type {p:?} is not supported (absolute is)"
+            )));
+        }
+        let h = c.hidden_size;
+        if h == 0 || c.num_attention_heads == 0 || h % c.num_attention_heads != 0 {
+            return Err(bad(format!(
+                "config.json: hidden_size {h} is not a multiple of num_attention_heads {}",
+                c.num_attention_heads
+            )));
+        }
+        if c.type_vocab_size == 0 || c.max_position_embeddings == 0 {
+            return Err(bad("config.json: no token types or no positions".into()));
+        }
+
+        let file = Checkpoint::parse(&weights).map_err(bad)?;
+        let get = |name: &str, shape: &[usize]| file.get(name, shape).map_err(bad);
+        let norm = |prefix: &str| -> Result<Norm, EmbedError> {
+            Ok(Norm {
+                gamma: get(&format!("{prefix}LayerNorm.weight"), &[h])?,
+                beta: get(&format!("{prefix}LayerNorm.bias"), &[h])?,
+            })
+        };
+        let dense =
+            |name: &str, out: usize, inp: usize| -> Result<(Vec<f32>, Vec<f32>), EmbedError> {
+                Ok((
+                    get(&format!("{name}.weight"), &[out, inp])?,
+                    get(&format!("{name}.bias"), &[out])?,
+                ))
+            };
+        let packed = |(w, b): (Vec<f32>, Vec<f32>)| Packed::new(&w, b);
+
+        let words = get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
+        let mut positions = get(
+            "embeddings.position_embeddings.weight",
+            &[c.max_position_embeddings, h],
+        )?;
+        let types = get(
+            "embeddings.token_type_embeddings.weight",
+            &[c.type_vocab_size, h],
+        )?;
+        for row in positions.chunks_exact_mut(h) {
+            for (p, t) in row.iter_mut().zip(&types[..h]) {
+                *p += t;
+            }
+        }
+        let embed_norm = norm("embeddings.")?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for l in 0..c.num_hidden_layers {
+            let p = format!("encoder.layer.{l}.");
+            let (q, k, v) = (
+                dense(&format!("{p}attention.self.query"), h, h)?,
+                dense(&format!("{p}attention.self.key"), h, h)?,
+                dense(&format!("{p}attention.self.value"), h, h)?,
+            );
+            layers.push(Layer {
+                qkv: Packed::new(&[q.0, k.0, v.0].concat(), [q.1, k.1, v.1].concat()),
+                attn_out: packed(dense(&format!("{p}attention.output.dense"), h, h)?),
+                attn_norm: norm(&format!("{p}attention.output."))?,
+                up: packed(dense(
+                    &format!("{p}intermediate.dense"),
+                    c.intermediate_size,
+                    h,
+                )?),
+                down: packed(dense(&format!("{p}output.dense"), h, c.intermediate_size)?),
+                out_norm: norm(&format!("{p}output."))?,
+            });
+        }
+        drop(file);
         drop(weights);
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| EmbedError::load(dir, format!("model.safetensors: {e}")))?;
-        // The shipped tokenizer.json of all-MiniLM-L6-v2 pads every input to 128 tokens: we
-        // pad per batch ourselves, with a mask, and truncate at what the model was trained on.
+
+        // The shipped tokenizer.json of all-MiniLM-L6-v2 pads every input to 128 tokens: the
+        // forward pass takes each text at its own length, and truncates at what the model was
+        // trained on.
         tokenizer.with_padding(None::<PaddingParams>);
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
+                max_length: max_tokens.min(c.max_position_embeddings),
                 ..Default::default()
             }))
-            .map_err(|e| EmbedError::load(dir, format!("tokenizer.json: {e}")))?;
+            .map_err(|e| bad(format!("tokenizer.json: {e}")))?;
         let vocab = tokenizer.get_vocab_size(true);
-        if vocab > config.vocab_size {
-            return Err(EmbedError::load(
-                dir,
-                format!(
-                    "the tokenizer has {vocab} tokens but the model only {}",
-                    config.vocab_size
-                ),
-            ));
+        if vocab > c.vocab_size {
+            return Err(bad(format!(
+                "the tokenizer has {vocab} tokens but the model only {}",
+                c.vocab_size
+            )));
         }
-        let bert = Bert {
-            model,
+        Ok(Bert {
+            words,
+            positions,
+            embed_norm,
+            layers,
+            heads: c.num_attention_heads,
+            dim: h,
+            act,
+            eps: c.layer_norm_eps as f32,
             tokenizer,
-            dim: config.hidden_size,
-            device,
-        };
-        // One pass now, so a model whose weights do not fit its config fails here, with the
-        // folder named, and not on the first note.
-        bert.embed(&["a"])
-            .map_err(|e| EmbedError::load(dir, e.to_string()))?;
-        Ok(bert)
+        })
     }
 
     pub fn dim(&self) -> usize {
@@ -97,56 +228,81 @@ impl Bert {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Run(e.to_string()))?;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encodings[i].get_ids().len());
-        let mut out = vec![Vec::new(); texts.len()];
+        let mut out = Vec::with_capacity(texts.len());
         let mut start = 0;
-        while start < order.len() {
-            // Sorted by length, so the last text of a batch is its longest.
+        while start < encodings.len() {
             let mut end = start + 1;
-            while end < order.len()
-                && end - start < BATCH
-                && (end - start + 1) * encodings[order[end]].get_ids().len() <= BATCH_TOKENS
-            {
+            let mut tokens = encodings[start].get_ids().len();
+            while end < encodings.len() && tokens + encodings[end].get_ids().len() <= PASS_TOKENS {
+                tokens += encodings[end].get_ids().len();
                 end += 1;
             }
-            let batch: Vec<&tokenizers::Encoding> =
-                order[start..end].iter().map(|&i| &encodings[i]).collect();
-            let vectors = self
-                .forward(&batch)
-                .map_err(|e| EmbedError::Run(e.to_string()))?;
-            for (&i, v) in order[start..end].iter().zip(vectors) {
-                out[i] = v;
-            }
+            let ids: Vec<&[u32]> = encodings[start..end].iter().map(|e| e.get_ids()).collect();
+            out.extend(self.forward(&ids));
             start = end;
         }
         Ok(out)
     }
 
-    fn forward(&self, batch: &[&tokenizers::Encoding]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let len = batch
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let n = batch.len();
-        let mut ids = vec![0u32; n * len];
-        let mut mask = vec![0u32; n * len];
-        for (row, e) in batch.iter().enumerate() {
-            for (col, &id) in e.get_ids().iter().enumerate() {
-                ids[row * len + col] = id;
-                mask[row * len + col] = 1;
+    /// The mean of the last layer's token vectors, for each token sequence.
+    fn forward(&self, seqs: &[&[u32]]) -> Vec<Vec<f32>> {
+        let h = self.dim;
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        let tokens: usize = lens.iter().sum();
+        let rows = self.words.len() / h;
+        let mut x = vec![0f32; tokens * h];
+        let mut at = 0;
+        for seq in seqs {
+            for (pos, &id) in seq.iter().enumerate() {
+                // The tokenizer's ids are checked against the table at load; truncation keeps
+                // positions inside theirs.
+                let word = &self.words[(id as usize).min(rows - 1) * h..][..h];
+                let place = &self.positions[pos * h..][..h];
+                for ((v, w), p) in x[at * h..(at + 1) * h].iter_mut().zip(word).zip(place) {
+                    *v = w + p;
+                }
+                at += 1;
             }
         }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?; // [n, len, dim]
-        let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // [n, len, 1]
-        let summed = hidden.broadcast_mul(&maskf)?.sum(1)?; // [n, dim]
-        let counts = maskf.sum(1)?.clamp(1f32, f32::MAX)?; // [n, 1]
-        let mean = summed.broadcast_div(&counts)?;
-        mean.to_vec2::<f32>()
+        let e = &self.embed_norm;
+        kernels::layer_norm(&mut x, &e.gamma, &e.beta, self.eps);
+
+        let wide = self.layers.first().map_or(0, |l| l.up.outputs());
+        let mut qkv = vec![0f32; tokens * 3 * h];
+        let mut ctx = vec![0f32; tokens * h];
+        let mut mid = vec![0f32; tokens * h];
+        let mut up = vec![0f32; tokens * wide];
+        for l in &self.layers {
+            kernels::dense(&x, &l.qkv, &mut qkv);
+            kernels::attention(&qkv, &lens, self.heads, &mut ctx);
+            kernels::dense(&ctx, &l.attn_out, &mut mid);
+            add(&mut mid, &x);
+            kernels::layer_norm(&mut mid, &l.attn_norm.gamma, &l.attn_norm.beta, self.eps);
+            kernels::dense(&mid, &l.up, &mut up);
+            self.act.apply(&mut up);
+            kernels::dense(&up, &l.down, &mut x);
+            add(&mut x, &mid);
+            kernels::layer_norm(&mut x, &l.out_norm.gamma, &l.out_norm.beta, self.eps);
+        }
+
+        let mut out = Vec::with_capacity(seqs.len());
+        let mut at = 0;
+        for &len in &lens {
+            let mut mean = vec![0f32; h];
+            for row in x[at * h..(at + len) * h].chunks_exact(h) {
+                add(&mut mean, row);
+            }
+            let n = len.max(1) as f32;
+            mean.iter_mut().for_each(|v| *v /= n);
+            out.push(mean);
+            at += len;
+        }
+        out
+    }
+}
+
+fn add(acc: &mut [f32], x: &[f32]) {
+    for (a, b) in acc.iter_mut().zip(x) {
+        *a += b;
     }
 }

@@ -9,7 +9,9 @@
 mod batch;
 mod bert;
 mod chunk;
+mod kernels;
 mod static_model;
+mod tensors;
 
 use std::path::{Path, PathBuf};
 

@@ -4,38 +4,15 @@
 
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 use tokenizers::{PaddingParams, Tokenizer};
 
 use super::EmbedError;
+use super::tensors::to_f32;
 
 /// Names the table may have: model2vec's and WordLlama's. A file holding a single 2-D tensor
 /// is used whatever its name.
 const TABLE_NAMES: [&str; 2] = ["embeddings", "embedding.weight"];
-
-/// A table's little-endian values as f32 (`None` for another type). Safetensors has
-/// already checked that the data's length fits the shape.
-fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
-    match dtype {
-        Dtype::F32 => Some(
-            data.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        ),
-        Dtype::F16 => Some(
-            data.chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-        ),
-        // bfloat16 is the upper half of an f32.
-        Dtype::BF16 => Some(
-            data.chunks_exact(2)
-                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
 
 pub struct StaticModel {
     /// Row-major `[rows, dim]`.
@@ -140,31 +117,5 @@ impl StaticModel {
                 Ok(v)
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_of_each_float_type_read_as_f32() {
-        let values = [1.0f32, -2.5, 0.0, 65504.0];
-        let f32_bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let f16_bytes: Vec<u8> = values
-            .iter()
-            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-            .collect();
-        let bf16_bytes: Vec<u8> = values
-            .iter()
-            .flat_map(|v| half::bf16::from_f32(*v).to_le_bytes())
-            .collect();
-        assert_eq!(to_f32(Dtype::F32, &f32_bytes).unwrap(), values);
-        assert_eq!(to_f32(Dtype::F16, &f16_bytes).unwrap(), values);
-        // 65504 is not a bfloat16 value; the rest are.
-        let bf = to_f32(Dtype::BF16, &bf16_bytes).unwrap();
-        assert_eq!(bf[..3], values[..3]);
-        assert_eq!(bf[3], half::bf16::from_f32(65504.0).to_f32());
-        assert_eq!(to_f32(Dtype::I64, &f32_bytes), None);
     }
 }
