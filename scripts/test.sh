@@ -3,7 +3,7 @@
 # MCP clients (TypeScript and Python SDKs, the conformance suite, a headless browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --locked --all-targets
+cargo test --workspace --locked --all-targets
 if [ -x scripts/e2e.sh ]; then
   scripts/e2e.sh
 fi

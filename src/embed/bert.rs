@@ -1,7 +1,7 @@
 //! BERT sentence embeddings: token vectors from the last layer, mean-pooled over the text's
 //! tokens. The caller L2-normalises.
 //!
-//! The forward pass is our own, on plain f32 buffers (the products in `kernels.rs`): texts of
+//! The forward pass is our own, on plain f32 buffers (the arithmetic in `crates/kernels`): texts of
 //! a batch are laid end to end rather than padded to the longest, so no work goes to padding,
 //! and each attends only to its own tokens. It computes what candle-transformers' `BertModel`
 //! computes (a test checks the two agree); it exists because a query of ten tokens spent most
@@ -13,8 +13,9 @@ use serde::Deserialize;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use super::EmbedError;
-use super::kernels::{self, Activation, Packed};
 use super::tensors::Checkpoint;
+use vaultmcp_kernels as kernels;
+use vaultmcp_kernels::{Activation, Packed};
 
 /// Tokens per forward pass: bounds the activations' memory (the widest, the intermediate
 /// layer, is 4096 × 1536 floats = 24 MiB for all-MiniLM-L6-v2) whatever the batch.

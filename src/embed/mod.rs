@@ -9,7 +9,6 @@
 mod batch;
 mod bert;
 mod chunk;
-mod kernels;
 mod static_model;
 mod tensors;
 

@@ -1,4 +1,4 @@
-//! The arithmetic of a transformer's forward pass on the CPU: matrix products against weight
+//! The arithmetic of a transformer's forward pass on the CPU, for vaultmcp's embeddings: matrix products against weight
 //! rows, layer norm, GELU and attention.
 //!
 //! Why not a general matrix library: a search query is about ten tokens, and a general GEMM
@@ -28,7 +28,7 @@ pub fn matmul_t(x: &[f32], w: &[f32], k: usize, y: &mut [f32]) {
 /// Outputs per panel of a packed weight matrix.
 const PANEL: usize = 16;
 
-/// A dense layer's weights, packed once at load for [`dense`]: panels of [`PANEL`] outputs, and
+/// A dense layer's weights, packed once at load for [`dense`]: panels of 16 outputs, and
 /// within a panel, for each input, the panel's sixteen weights side by side. The product then
 /// reads the weights front to back exactly once per tile of input rows, and each step
 /// multiplies one input value (broadcast) by sixteen weights, with no sums across lanes.
