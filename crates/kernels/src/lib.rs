@@ -1,16 +1,14 @@
-//! The arithmetic of a transformer's forward pass on the CPU, for vaultmcp's embeddings: matrix products against weight
-//! rows, layer norm, GELU and attention.
+//! The arithmetic of a transformer's forward pass on the CPU, for vaultmcp's embeddings: dense
+//! products, attention, layer norm and activations.
 //!
 //! Why not a general matrix library: a search query is about ten tokens, and a general GEMM
 //! copies ("packs") the whole weight matrix into its own layout on every call, which for so few
 //! rows costs more than the product itself (45% of a query's time with candle's, measured).
-//! Here a weight matrix stays as the checkpoint stores it, `[out, in]` row-major, so each
-//! output is a dot product of two contiguous rows; four weight rows at a time are multiplied
-//! with two input rows at a time, and the rows are read once per tile of inputs. The products
-//! run as [`pulp::WithSimd`] operations: compiled once per instruction set, the best one the
-//! CPU has chosen at run time (AVX2 and FMA on a current laptop), with no unsafe code of ours.
-
-use std::ops::Range;
+//! Here a dense layer's weights are packed once, at load ([`Packed`]). Attention's small
+//! products, whose operands change with every text, multiply contiguous rows as they are
+//! ([`matmul_t`]). Everything runs as [`pulp::WithSimd`] operations: compiled once per
+//! instruction set, the best one the CPU has chosen at run time (AVX2 and FMA on a current
+//! laptop), with no unsafe code of ours.
 
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
@@ -68,34 +66,20 @@ pub fn dense(x: &[f32], w: &Packed, y: &mut [f32]) {
     let (n, k) = (w.n, w.k);
     let rows = x.len().checked_div(k).unwrap_or(0);
     debug_assert_eq!(y.len(), rows * n);
-    let panels = n.div_ceil(PANEL);
+    let one = |x: &[f32], y: &mut [f32]| pulp::Arch::new().dispatch(DenseOp { x, w, y });
     if rows > TILE_ROWS {
         y.par_chunks_mut(TILE_ROWS * n)
             .zip(x.par_chunks(TILE_ROWS * k))
-            .for_each(|(y, x)| dense_part(x, w, 0..panels, y, n));
+            .for_each(|(y, x)| one(x, y));
     } else {
-        dense_part(x, w, 0..panels, y, n);
+        one(x, y);
     }
-}
-
-/// The outputs of `panels` for every row of `x`, into `y`, whose rows are `stride` wide and
-/// start at the first panel's first output.
-fn dense_part(x: &[f32], w: &Packed, panels: Range<usize>, y: &mut [f32], stride: usize) {
-    pulp::Arch::new().dispatch(DenseOp {
-        x,
-        w,
-        panels,
-        y,
-        stride,
-    });
 }
 
 struct DenseOp<'a> {
     x: &'a [f32],
     w: &'a Packed,
-    panels: Range<usize>,
     y: &'a mut [f32],
-    stride: usize,
 }
 
 impl WithSimd for DenseOp<'_> {
@@ -103,23 +87,15 @@ impl WithSimd for DenseOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let DenseOp {
-            x,
-            w,
-            panels,
-            y,
-            stride,
-        } = self;
-        let k = w.k;
+        let DenseOp { x, w, y } = self;
+        let (n, k) = (w.n, w.k);
         let rows = x.len().checked_div(k).unwrap_or(0);
-        let first = panels.start;
-        for p in panels {
+        for p in 0..n.div_ceil(PANEL) {
             let panel = &w.panels[p * k * PANEL..(p + 1) * k * PANEL];
-            let width = PANEL.min(w.n - p * PANEL);
+            let width = PANEL.min(n - p * PANEL);
             let bias = &w.bias[p * PANEL..p * PANEL + width];
-            let at = (p - first) * PANEL;
             let mut store = |r: usize, v: &[f32; PANEL]| {
-                for ((o, v), b) in y[r * stride + at..][..width].iter_mut().zip(v).zip(bias) {
+                for ((o, v), b) in y[r * n + p * PANEL..][..width].iter_mut().zip(v).zip(bias) {
                     *o = v + b;
                 }
             };
