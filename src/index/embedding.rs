@@ -25,10 +25,6 @@ pub const EMBED_BATCH: usize = 32;
 /// Notes per commit when nothing else waits (`reindex`): fewer commits and segments.
 const EMBED_BULK_BATCH: usize = 256;
 
-/// Share of deleted documents above which a segment is rewritten once every note has its
-/// vectors (see [`Indexer::expunge_deletes`]).
-const EXPUNGE_RATIO: f32 = 0.1;
-
 /// A note's vectors, ready to be added to its document.
 pub struct NoteVectors {
     model: String,
@@ -135,35 +131,7 @@ impl Indexer {
             self.pending.remove(id);
         }
         self.commit(&mut report, started)?;
-        if self.pending.is_empty() {
-            self.expunge_deletes()?;
-        }
         Ok(report)
-    }
-
-    /// Rewrites each segment that the fill-in left with many deleted documents. Filling in
-    /// re-adds every note with its vectors, and tantivy's BM25 counts deleted documents in
-    /// its statistics (document frequencies, average lengths) until a merge drops them: on
-    /// Cranfield, lexical nDCG@10 was 0.4025 instead of 0.4064 after a fill-in, with 632 of
-    /// the first segment's 1,400 documents deleted (0.4060 with this). One segment at a time,
-    /// so that memory stays that of the largest segment; a segment a background merge holds
-    /// is left to it.
-    fn expunge_deletes(&mut self) -> Result<(), IndexError> {
-        let mut merged = false;
-        for meta in self.writer.index().searchable_segment_metas()? {
-            let ratio = meta.num_deleted_docs() as f32 / meta.max_doc().max(1) as f32;
-            if ratio <= EXPUNGE_RATIO {
-                continue;
-            }
-            match self.writer.merge(&[meta.id()]).wait() {
-                Ok(_) => merged = true,
-                Err(e) => tracing::debug!("segment {} left to the merge policy: {e}", meta.id()),
-            }
-        }
-        if merged {
-            self.idx.reload()?;
-        }
-        Ok(())
     }
 
     /// Embeds every pending note, a batch per commit.

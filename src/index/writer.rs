@@ -89,6 +89,20 @@ pub(super) enum Outcome {
     Skip(String),
 }
 
+/// Share of deleted documents above which a segment's level is merged. Tantivy's BM25 counts
+/// deleted documents in its statistics (document frequencies, average lengths) until a merge
+/// drops them, and its default never merges for deletes alone. Filling in vectors re-adds every
+/// note: on Cranfield a segment merged during the fill-in kept 632 of its 1,400 documents
+/// deleted, and lexical nDCG@10 was 0.4025 instead of 0.4064.
+const DELETED_RATIO_BEFORE_MERGE: f32 = 0.1;
+
+/// The merge policy outside bulk loads.
+fn merge_policy() -> Box<LogMergePolicy> {
+    let mut policy = LogMergePolicy::default();
+    policy.set_del_docs_ratio_before_merge(DELETED_RATIO_BEFORE_MERGE);
+    Box::new(policy)
+}
+
 impl Indexer {
     pub(super) fn new(idx: NoteIndex) -> Result<Indexer, IndexError> {
         let threads = std::thread::available_parallelism()
@@ -103,6 +117,7 @@ impl Indexer {
             Err(tantivy::TantivyError::LockFailure(..)) => return Err(IndexError::Busy),
             Err(e) => return Err(e.into()),
         };
+        writer.set_merge_policy(merge_policy());
         let state = load_state(&idx)?;
         Ok(Indexer {
             idx,
@@ -141,8 +156,7 @@ impl Indexer {
         }
         let result = self.sync_all_inner(full, entries, progress, &mut report, started);
         if bulk {
-            self.writer
-                .set_merge_policy(Box::new(LogMergePolicy::default()));
+            self.writer.set_merge_policy(merge_policy());
         }
         result.map(|()| report)
     }
