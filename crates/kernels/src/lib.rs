@@ -504,6 +504,26 @@ mod tests {
     }
 
     #[test]
+    fn attention_scores_are_scaled_by_the_root_of_the_head_width() {
+        // One head of width 4 (scale 1/2): scores 2 · 1/2 = 1 and 0, so the weights are
+        // softmax(1, 0) = (0.7311, 0.2689); unscaled they would be (0.8808, 0.1192).
+        let tok = |k: [f32; 4], v: [f32; 4]| [[1.0, 0.0, 0.0, 0.0], k, v].concat();
+        let qkv = [
+            tok([2.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]),
+            tok([0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]),
+        ]
+        .concat();
+        let mut ctx = vec![0f32; 8];
+        attention(&qkv, &[2], 1, &mut ctx);
+        let e = std::f32::consts::E;
+        for t in 0..2 {
+            let out = &ctx[t * 4..t * 4 + 2];
+            assert!((out[0] - e / (e + 1.0)).abs() < 1e-5, "{ctx:?}");
+            assert!((out[1] - 1.0 / (e + 1.0)).abs() < 1e-5, "{ctx:?}");
+        }
+    }
+
+    #[test]
     fn erf_and_exp_match_the_library_functions() {
         for i in -4000..=4000 {
             let x = i as f32 / 400.0;
