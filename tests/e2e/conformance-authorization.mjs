@@ -74,7 +74,19 @@ createInterface({ input: suite.stdout }).on('line', (line) => {
     assert.ok(consent, 'the consent page was shown');
     assert.match(consent.html, /MCP conformance suite/, 'the consent page names the client');
     console.log(`consent approved (${hops.join(' → ')}); delivering ${url.origin}${url.pathname}`);
-    const res = await fetch(url); // the suite's callback server gets the code
+    // The suite's callback server gets the code. The suite prints the authorization URL
+    // before it starts that server ("Callback server started" comes after), so a refused
+    // connection is retried, for 5 s at most.
+    let res;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        res = await fetch(url);
+        break;
+      } catch (e) {
+        if (attempt >= 50) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     assert.equal(res.status, 200, `the suite's callback answered ${res.status}`);
     approvals += 1;
   }).catch((e) => {
