@@ -364,3 +364,57 @@ fn a_fill_in_leaves_no_segment_full_of_deleted_documents() {
     }
     assert_eq!(support::ids(&index, "moon", 20).len(), 12);
 }
+
+/// Regression: hybrid search fused the best `max(50, limit)` of each ranking and scaled the
+/// scores over them, so the first results depended on how many were asked for (the eval
+/// scripts ask for 100, ChatGPT for the default 10).
+#[test]
+fn hybrid_results_do_not_depend_on_how_many_are_asked_for() {
+    let d = Dir::new();
+    let words = [
+        "cat", "dog", "mat", "sun", "road", "house", "water", "fire", "moon", "tree", "car",
+        "food", "bread", "apple", "book", "page",
+    ];
+    // 160 notes, every one with "cat" and a varying mix of the other words, so that both
+    // rankings have far more than 50 candidates with spread-out scores.
+    for i in 0..160usize {
+        let body: Vec<&str> = (0..12)
+            .map(|j| words[(i * 7 + j * (i % 5 + 1) + j * j) % words.len()])
+            .chain(std::iter::repeat_n("cat", 1 + i % 4))
+            .collect();
+        d.create(
+            &format!("n{i:03}.md"),
+            format!("# Note {i}\n\n{}\n", body.join(" ")),
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_model::write_static(tmp.path());
+    let m = model(tmp.path());
+    let index = d.index();
+    index.set_model(m.clone()).unwrap();
+    let mut ix = index.indexer().unwrap();
+    ix.set_model(m).unwrap();
+    ix.sync_all(false, &()).unwrap();
+    ix.embed_all(&()).unwrap();
+    ix.finish().unwrap();
+    let ids = |q: &str, limit: usize| -> Vec<String> {
+        index
+            .search_mode(q, limit, SearchMode::Hybrid)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    };
+    for q in [
+        "cat",
+        "cat house road",
+        "dog water fire",
+        "moon tree apple book",
+    ] {
+        let all = ids(q, 100);
+        assert!(all.len() > 60, "{q}: {} results", all.len());
+        for limit in [5, 10, 30, 60] {
+            assert_eq!(ids(q, limit), all[..limit], "{q}: the first {limit}");
+        }
+    }
+}
