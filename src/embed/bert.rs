@@ -21,6 +21,12 @@ use vaultmcp_kernels::{Activation, Packed};
 /// layer, is 4096 × 1536 floats = 24 MiB for all-MiniLM-L6-v2) whatever the batch.
 const PASS_TOKENS: usize = 4096;
 
+/// Text below which a batch is tokenised on the calling thread: `encode_batch` hands each
+/// text to rayon's threads, and for a batch of queries (a few hundred bytes) the hand-offs
+/// cost more than the tokenising, on a core that is busy serving anyway. Note chunks (up to a
+/// thousand characters each) are worth spreading.
+const PARALLEL_TOKENIZE_BYTES: usize = 16 * 1024;
+
 /// The part of a BERT `config.json` the forward pass needs.
 #[derive(Deserialize)]
 struct Config {
@@ -66,8 +72,9 @@ struct Layer {
 }
 
 pub struct Bert {
-    /// `[vocab, hidden]`.
-    words: Vec<f32>,
+    /// `[vocab, hidden]`, as bfloat16 like the dense layers' weights (see
+    /// [`vaultmcp_kernels::Packed`]): half the memory of the largest table.
+    words: Vec<u16>,
     /// `[positions, hidden]`, with the first token type's row already added (every text is
     /// one segment).
     positions: Vec<f32>,
@@ -151,7 +158,10 @@ impl Bert {
             };
         let packed = |(w, b): (Vec<f32>, Vec<f32>)| Packed::new(&w, b);
 
-        let words = get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?;
+        let words: Vec<u16> = get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?
+            .into_iter()
+            .map(kernels::to_bf16)
+            .collect();
         let mut positions = get(
             "embeddings.position_embeddings.weight",
             &[c.max_position_embeddings, h],
@@ -225,10 +235,16 @@ impl Bert {
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Run(e.to_string()))?;
+        let bytes: usize = texts.iter().map(|t| t.len()).sum();
+        let encodings = if bytes < PARALLEL_TOKENIZE_BYTES {
+            texts
+                .iter()
+                .map(|t| self.tokenizer.encode(*t, true))
+                .collect::<Result<Vec<_>, _>>()
+        } else {
+            self.tokenizer.encode_batch(texts.to_vec(), true)
+        }
+        .map_err(|e| EmbedError::Run(e.to_string()))?;
         let mut out = Vec::with_capacity(texts.len());
         let mut start = 0;
         while start < encodings.len() {
@@ -260,7 +276,7 @@ impl Bert {
                 let word = &self.words[(id as usize).min(rows - 1) * h..][..h];
                 let place = &self.positions[pos * h..][..h];
                 for ((v, w), p) in x[at * h..(at + 1) * h].iter_mut().zip(word).zip(place) {
-                    *v = w + p;
+                    *v = kernels::from_bf16(*w) + p;
                 }
                 at += 1;
             }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Searcher, SegmentReader};
 
+use vaultmcp_kernels::int8;
+
 use super::IndexError;
 
 /// Fast field names (see `schema.rs`).
@@ -64,31 +66,6 @@ fn decode(bytes: &[u8]) -> Option<(usize, Vec<Row<'_>>)> {
         out.push((scale, &bytes[at + 4..at + 4 + dim]));
     }
     Some((dim, out))
-}
-
-/// The int8 dot product: sixteen independent i32 lanes over fixed-width blocks, a shape the
-/// compiler vectorises well. Always inlined, so that inside [`Scan`] it is compiled again for
-/// the best instruction set the CPU has (AVX2 on most laptops), which a build for baseline
-/// x86-64 cannot assume. Measured against a single running sum
-/// (scripts/bench-serve.sh, WordLlama, 10k notes): hybrid MCP search 145–211 → 281–284
-/// requests/s with SSE2 alone.
-#[inline(always)]
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    const LANES: usize = 16;
-    let mut acc = [0i32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: i32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| i32::from(*x) * i32::from(*y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..LANES {
-            acc[i] += i32::from(x[i]) * i32::from(y[i]);
-        }
-    }
-    acc.iter().sum::<i32>() + tail
 }
 
 /// One segment's vectors of the current model: chunk rows grouped by document, in one flat
@@ -212,23 +189,25 @@ fn rows_to_come(
         .sum())
 }
 
-/// One brute-force pass over every live note's chunks, as a [`pulp::WithSimd`] operation so
-/// that it is compiled once per instruction set and the best one runs (a closure would be
-/// compiled once, for the baseline).
+/// One brute-force pass over every live note's chunks, run by [`int8::with_dot`] so that the
+/// loop is compiled for the CPU's best instruction set with its product inlined (a closure
+/// would be compiled once, for the baseline). Measured (scripts/bench-serve.sh, WordLlama, 10k
+/// notes), each step: one running sum → 16 lanes, 145–211 → 281–284 requests/s with SSE2;
+/// AVX2 chosen at run time, → 619–626; AVX2's `vpmaddwd` (see [`int8`]): 0.41 → 0.28 ms a
+/// scan of 30,000 rows.
 struct Scan<'a> {
     cache: &'a VectorCache,
     searcher: &'a Searcher,
-    query: &'a [i8],
     qscale: f32,
     keep: &'a dyn Fn(DocAddress) -> bool,
     top: &'a mut TopK,
 }
 
-impl pulp::WithSimd for Scan<'_> {
+impl int8::WithDot for Scan<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
+    fn run<D: int8::Dot>(self, dot: &D) {
         let dim = self.cache.dim;
         for (ord, seg) in self.searcher.segment_readers().iter().enumerate() {
             let Some(sv) = self.cache.segments.get(&seg.segment_id()) else {
@@ -243,7 +222,7 @@ impl pulp::WithSimd for Scan<'_> {
                 let mut best = (f32::MIN, 0);
                 for r in start..end {
                     let row = &sv.data[r * dim..(r + 1) * dim];
-                    let s = dot_i8(self.query, row) as f32 * self.qscale * sv.scales[r];
+                    let s = dot.dot(row) as f32 * self.qscale * sv.scales[r];
                     if s > best.0 {
                         best = (s, r - start);
                     }
@@ -398,15 +377,16 @@ impl VectorCache {
         }
         let (qscale, q) = quantize(query);
         let mut top = TopK::new(k);
-        // The whole scan runs under the CPU's best instruction set (see `dot_i8`).
-        pulp::Arch::new().dispatch(Scan {
-            cache: self,
-            searcher,
-            query: &q,
-            qscale,
-            keep,
-            top: &mut top,
-        });
+        int8::with_dot(
+            &q,
+            Scan {
+                cache: self,
+                searcher,
+                qscale,
+                keep,
+                top: &mut top,
+            },
+        );
         top.into_sorted()
     }
 
@@ -433,42 +413,6 @@ impl VectorCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Dot<'a>(&'a [i8], &'a [i8]);
-
-    impl pulp::WithSimd for Dot<'_> {
-        type Output = i32;
-
-        #[inline(always)]
-        fn with_simd<S: pulp::Simd>(self, _: S) -> i32 {
-            dot_i8(self.0, self.1)
-        }
-    }
-
-    #[test]
-    fn dot_product_equals_the_plain_sum_at_every_length_and_extreme() {
-        for n in 0..140 {
-            let a: Vec<i8> = (0..n).map(|i| ((i * 37 + 11) % 256) as u8 as i8).collect();
-            let b: Vec<i8> = (0..n).map(|i| ((i * 91 + 5) % 256) as u8 as i8).collect();
-            let (max, min) = (vec![127i8; n], vec![-128i8; n]);
-            for (x, y) in [
-                (&a, &b),
-                (&max, &max),
-                (&min, &min),
-                (&max, &min),
-                (&a, &min),
-            ] {
-                let plain: i32 = x
-                    .iter()
-                    .zip(y)
-                    .map(|(x, y)| i32::from(*x) * i32::from(*y))
-                    .sum();
-                assert_eq!(dot_i8(x, y), plain, "length {n}");
-                // And compiled for this CPU's best instruction set, as the scan runs it.
-                assert_eq!(pulp::Arch::new().dispatch(Dot(x, y)), plain, "length {n}");
-            }
-        }
-    }
 
     #[test]
     fn top_k_keeps_the_best_in_order_with_ties_to_the_earlier_note_whatever_the_scan_order() {
@@ -539,7 +483,7 @@ mod tests {
             .iter()
             .map(|d| {
                 let (ds, dq) = quantize(d);
-                dot_i8(&qq, &dq) as f32 * qs * ds
+                int8::dot_portable(&qq, &dq) as f32 * qs * ds
             })
             .collect();
         for (e, a) in exact.iter().zip(&approx) {

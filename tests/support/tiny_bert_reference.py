@@ -3,7 +3,9 @@
 
 An independent re-implementation of BERT's forward pass in numpy (no candle, no tokenizers):
 the same deterministic weights (value i of tensor k is a sine of 2.71 i + 1.3 k, scaled, see weight()), the
-token sequences written out by hand, mean pooling, L2 normalisation. Its output is pasted into
+token sequences written out by hand, mean pooling, L2 normalisation. The dense layers' weights
+and the word table are rounded to bfloat16 first (nearest, ties to even, done here on the bits),
+as vaultmcp keeps them; the arithmetic is float64 and float32. Its output is pasted into
 tests/embed.rs as constants. Run: python3 tests/support/tiny_bert_reference.py (needs numpy).
 """
 import math
@@ -45,7 +47,21 @@ def weight(k, name, shape):
     return v.astype(np.float32).reshape(shape)
 
 
-W = {name: weight(k, name, shape) for k, (name, shape) in enumerate(names())}
+def bfloat16(v):
+    """Rounds float32 values to the nearest bfloat16 (ties to even), kept as float32."""
+    b = v.astype(np.float32).view(np.uint32).astype(np.uint64)
+    b = (b + 0x7FFF + ((b >> 16) & 1)) >> 16 << 16
+    return b.astype(np.uint32).view(np.float32)
+
+
+def stored(name, v):
+    """What vaultmcp multiplies by: 2-D tables other than positions and token types are bfloat16."""
+    if v.ndim == 2 and "position_embeddings" not in name and "token_type" not in name:
+        return bfloat16(v)
+    return v
+
+
+W = {name: stored(name, weight(k, name, shape)) for k, (name, shape) in enumerate(names())}
 erf = np.vectorize(math.erf)
 
 
