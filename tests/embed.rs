@@ -354,13 +354,14 @@ fn real_minilm_reproduces_published_similarities() {
 
     // Keeping the weights as bfloat16 moves each vector far less than storing it in the index
     // as int8 does (a step of 1/127 of its largest component): against the checkpoint's exact
-    // f32 weights, every component within 2e-3 and the directions within 1e-4 of each other.
+    // f32 weights, every component within 1.5e-3 and cosines above 0.99995 (measured: 8e-4,
+    // 0.99998).
     for (i, want) in candle_vectors(Path::new(&dir), &texts, 256, true)
         .iter()
         .enumerate()
     {
-        close(&ours[i], want, 2e-3);
+        close(&ours[i], want, 1.5e-3);
         let cos = dot(&ours[i], want);
-        assert!(cos > 0.9999, "text {i}: cosine {cos} with the f32 model");
+        assert!(cos > 0.99995, "text {i}: cosine {cos} with the f32 model");
     }
 }
