@@ -27,13 +27,7 @@ fn hybrid_index() -> &'static NoteIndex {
                 vaultmcp::embed::Embedder::load(&model_dir).expect("model loads"),
             );
             let dir = Dir::over(&support::fixtures());
-            let index = dir.index();
-            index.set_model(model.clone()).unwrap();
-            let mut ix = index.indexer().unwrap();
-            ix.set_model(model).unwrap();
-            ix.sync_all(false, &()).unwrap();
-            ix.embed_all(&()).unwrap();
-            ix.finish().unwrap();
+            let index = dir.embedded(model);
             (dir, tmp, index)
         })
         .2

@@ -271,13 +271,7 @@ fn real_model_finds_a_note_by_meaning_alone() {
         return;
     };
     let d = Dir::fixtures_copy();
-    let m = model(Path::new(&dir));
-    let index = d.index();
-    index.set_model(m.clone()).unwrap();
-    let mut ix = index.indexer().unwrap();
-    ix.set_model(m).unwrap();
-    ix.sync_all(false, &()).unwrap();
-    ix.embed_all(&()).unwrap();
+    let index = d.embedded(model(Path::new(&dir)));
     let zettel = "topics/Zettelkasten Method.md";
     let note = std::fs::read_to_string(d.path(zettel)).unwrap();
 
@@ -389,14 +383,7 @@ fn hybrid_results_do_not_depend_on_how_many_are_asked_for() {
     }
     let tmp = tempfile::tempdir().unwrap();
     tiny_model::write_static(tmp.path());
-    let m = model(tmp.path());
-    let index = d.index();
-    index.set_model(m.clone()).unwrap();
-    let mut ix = index.indexer().unwrap();
-    ix.set_model(m).unwrap();
-    ix.sync_all(false, &()).unwrap();
-    ix.embed_all(&()).unwrap();
-    ix.finish().unwrap();
+    let index = d.embedded(model(tmp.path()));
     let ids = |q: &str, limit: usize| -> Vec<String> {
         index
             .search_mode(q, limit, SearchMode::Hybrid)

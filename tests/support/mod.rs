@@ -310,6 +310,18 @@ impl Dir {
         (index, report)
     }
 
+    /// The index with `model`, synced and every note's vectors filled in.
+    pub fn embedded(&self, model: std::sync::Arc<vaultmcp::embed::Embedder>) -> NoteIndex {
+        let index = self.index();
+        index.set_model(model.clone()).expect("set the model");
+        let mut ix = index.indexer().expect("take the writer");
+        ix.set_model(model).expect("set the writer's model");
+        ix.sync_all(false, &()).expect("sync");
+        ix.embed_all(&()).expect("embed");
+        ix.finish().expect("finish");
+        index
+    }
+
     /// The index, freshly synced.
     pub fn synced(&self) -> NoteIndex {
         self.reindex(false).0
