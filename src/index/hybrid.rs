@@ -38,9 +38,6 @@ impl std::str::FromStr for SearchMode {
     }
 }
 
-/// A hybrid search's lexical side: its plan and its best candidates.
-type WordsSide = (Plan, Vec<(f32, DocAddress)>);
-
 /// Candidates taken from each ranking before fusing: as many as a search may return, and the
 /// same whatever it asks for, so that asking for fewer results gives the first of the same
 /// ranking (the scores are standardised over the candidates, so their number matters).
@@ -104,39 +101,14 @@ impl NoteIndex {
         let Some(model) = self.model() else {
             return self.search(query, limit);
         };
-        let searcher = self.inner.reader.searcher();
-        // The words' side of a hybrid search does not need the query's vector: it runs while
-        // a transformer embeds the query, so that an idle server answers in the longer of the
-        // two rather than their sum. (A static model's lookup is quicker than a thread.)
-        let words = || -> Result<Option<WordsSide>, IndexError> {
-            if mode != SearchMode::Hybrid {
-                return Ok(None);
-            }
-            let Some(plan) = plan(&searcher, self.fields(), query)? else {
-                return Ok(None);
-            };
-            let top = top_docs(&searcher, &plan, FUSE_DEPTH)?;
-            Ok(Some((plan, top)))
-        };
-        let (embedded, lexical) = if model.is_static() {
-            (model.embed_one(&text), words())
-        } else {
-            std::thread::scope(|s| {
-                let pass = s.spawn(|| model.embed_one(&text));
-                let lexical = words();
-                let embedded = pass.join().unwrap_or_else(|_| {
-                    Err(crate::embed::EmbedError::Run("the model panicked".into()))
-                });
-                (embedded, lexical)
-            })
-        };
-        let qv = match embedded {
+        let qv = match model.embed_one(&text) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!("query not embedded, searching by words only: {e}");
                 return self.search(query, limit);
             }
         };
+        let searcher = self.inner.reader.searcher();
         let allowed = self.filter_set(&searcher, &parsed)?;
         let keep = |addr: DocAddress| allowed.as_ref().is_none_or(|s| s.contains(&addr));
         let depth = if mode == SearchMode::Semantic {
@@ -156,9 +128,10 @@ impl NoteIndex {
                 .map(|h| self.semantic_hit(&searcher, h, h.score))
                 .collect();
         }
-        let Some((plan, lexical)) = lexical? else {
+        let Some(plan) = plan(&searcher, self.fields(), query)? else {
             return Ok(Vec::new());
         };
+        let lexical = top_docs(&searcher, &plan, FUSE_DEPTH)?;
         self.fuse(&searcher, &plan, lexical, &semantic, limit)
     }
 
