@@ -435,8 +435,11 @@ mod tests {
         assert!((gap - SEMANTIC_WEIGHT / 3.0).abs() < 1e-6, "{fused:?}");
     }
 
-    /// Regression: a query matching one note by its words (an error code) let notes found by
-    /// meaning alone outrank it, the only note with the query's word.
+    /// The only note holding a rare word of the query (an error code) keeps first place
+    /// against notes found by meaning alone, in a small vault too: standardised among the
+    /// candidates of this small list alone, not filled to the depth, it lost (a variant tried
+    /// while building this fusion; the fixture ranking table's "ERR_CONN_RESET" row caught
+    /// another).
     #[test]
     fn the_only_note_with_a_rare_word_keeps_winning() {
         let lex = vec![("vector-search", 3.2)];

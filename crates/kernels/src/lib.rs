@@ -88,7 +88,8 @@ pub fn from_bf16(h: u16) -> f32 {
 
 /// `x` as the weights of a [`Packed`] layer see it: rounded to bfloat16 and back. What the
 /// tests' reference computations multiply by.
-pub fn round_bf16(x: f32) -> f32 {
+#[cfg(test)]
+fn round_bf16(x: f32) -> f32 {
     from_bf16(to_bf16(x))
 }
 
