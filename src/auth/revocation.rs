@@ -188,10 +188,12 @@ pub(crate) async fn maintain(inner: Weak<super::Inner>) {
             .call(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?))
             .await
             .ok();
-        if version.is_some() && last_version.is_some() && version != last_version {
-            if let Err(e) = auth.reload_revocations().await {
-                tracing::warn!(error = %format!("{e:#}"), "cannot reload revocations");
-            }
+        if version.is_some()
+            && last_version.is_some()
+            && version != last_version
+            && let Err(e) = auth.reload_revocations().await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "cannot reload revocations");
         }
         last_version = version.or(last_version);
         if since_prune >= PRUNE_EVERY {

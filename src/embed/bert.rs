@@ -138,7 +138,7 @@ impl Bert {
             )));
         }
         let h = c.hidden_size;
-        if h == 0 || c.num_attention_heads == 0 || h % c.num_attention_heads != 0 {
+        if h == 0 || c.num_attention_heads == 0 || !h.is_multiple_of(c.num_attention_heads) {
             return Err(bad(format!(
                 "config.json: hidden_size {h} is not a multiple of num_attention_heads {}",
                 c.num_attention_heads
