@@ -6,12 +6,13 @@
 //! only to its own tokens. It exists because a query of ten tokens spent most of its time in
 //! the general matrix product's packing of the weights.
 //!
-//! The dense layers run in int8 (`vaultmcp_kernels::quant`: weights per output, each token's
-//! activations over their own range, exact integer sums). A query's pass took 2.6 → 0.8 ms
-//! (p50, one query alone) and 23 → 11–12 ms for sixteen at once; the vectors stay within a
-//! cosine of 0.99 of candle-transformers' f32 `BertModel` (a test checks), and the eval's
-//! figures moved as CHANGELOG.md records. Because every token is quantised on its own, a
-//! text's vector does not depend on what else is in its batch.
+//! Where the CPU has AVX-512 VNNI the dense layers run in int8 (`vaultmcp_kernels::quant`:
+//! weights per output, each token's activations over their own range, exact integer sums): a
+//! query's pass took 2.6 → 0.8 ms (p50, one query alone) and 23 → 11–12 ms for sixteen at
+//! once; the vectors stay within a cosine of 0.99 of candle-transformers' f32 `BertModel` (a
+//! test checks), and the eval's figures moved as CHANGELOG.md records. Elsewhere they run in
+//! f32 on bfloat16 weights. The model's identity names the arithmetic, so an index moved to a
+//! machine of the other kind recomputes its vectors rather than mixing the two.
 
 use std::path::Path;
 
@@ -21,8 +22,8 @@ use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 use super::EmbedError;
 use super::tensors::Checkpoint;
 use vaultmcp_kernels as kernels;
-use vaultmcp_kernels::Activation;
 use vaultmcp_kernels::quant::{self, Packed8};
+use vaultmcp_kernels::{Activation, Packed};
 
 /// Tokens per forward pass: bounds the activations' memory (the widest, the intermediate
 /// layer, is 4096 × 1536 floats = 24 MiB for all-MiniLM-L6-v2) whatever the batch.
@@ -68,13 +69,44 @@ struct Norm {
     beta: Vec<f32>,
 }
 
+/// A dense layer's weights: int8 where the CPU has AVX-512 VNNI, else bfloat16 for f32
+/// arithmetic (see `vaultmcp_kernels::quant` for why not int8 everywhere).
+enum Dense {
+    Int8(Packed8),
+    F32(Packed),
+}
+
+impl Dense {
+    fn new(w: &[f32], bias: Vec<f32>) -> Dense {
+        if quant::available() {
+            Dense::Int8(Packed8::new(w, bias))
+        } else {
+            Dense::F32(Packed::new(w, bias))
+        }
+    }
+
+    fn outputs(&self) -> usize {
+        match self {
+            Dense::Int8(p) => p.outputs(),
+            Dense::F32(p) => p.outputs(),
+        }
+    }
+
+    fn run(&self, x: &[f32], y: &mut [f32]) {
+        match self {
+            Dense::Int8(p) => quant::dense(x, p, y),
+            Dense::F32(p) => kernels::dense(x, p, y),
+        }
+    }
+}
+
 struct Layer {
     /// Query, key and value stacked into one `[3 × hidden, hidden]` product.
-    qkv: Packed8,
-    attn_out: Packed8,
+    qkv: Dense,
+    attn_out: Dense,
     attn_norm: Norm,
-    up: Packed8,
-    down: Packed8,
+    up: Dense,
+    down: Dense,
     out_norm: Norm,
 }
 
@@ -163,7 +195,7 @@ impl Bert {
                     get(&format!("{name}.bias"), &[out])?,
                 ))
             };
-        let packed = |(w, b): (Vec<f32>, Vec<f32>)| Packed8::new(&w, b);
+        let packed = |(w, b): (Vec<f32>, Vec<f32>)| Dense::new(&w, b);
 
         let words: Vec<u16> = get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?
             .into_iter()
@@ -192,7 +224,7 @@ impl Bert {
                 dense(&format!("{p}attention.self.value"), h, h)?,
             );
             layers.push(Layer {
-                qkv: Packed8::new(&[q.0, k.0, v.0].concat(), [q.1, k.1, v.1].concat()),
+                qkv: Dense::new(&[q.0, k.0, v.0].concat(), [q.1, k.1, v.1].concat()),
                 attn_out: packed(dense(&format!("{p}attention.output.dense"), h, h)?),
                 attn_norm: norm(&format!("{p}attention.output."))?,
                 up: packed(dense(
@@ -239,6 +271,13 @@ impl Bert {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Whether the dense layers compute in int8 (on this CPU).
+    pub fn int8(&self) -> bool {
+        self.layers
+            .first()
+            .is_some_and(|l| matches!(l.qkv, Dense::Int8(_)))
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -297,14 +336,14 @@ impl Bert {
         let mut mid = vec![0f32; tokens * h];
         let mut up = vec![0f32; tokens * wide];
         for l in &self.layers {
-            quant::dense(&x, &l.qkv, &mut qkv);
+            l.qkv.run(&x, &mut qkv);
             kernels::attention(&qkv, &lens, self.heads, &mut ctx);
-            quant::dense(&ctx, &l.attn_out, &mut mid);
+            l.attn_out.run(&ctx, &mut mid);
             add(&mut mid, &x);
             kernels::layer_norm(&mut mid, &l.attn_norm.gamma, &l.attn_norm.beta, self.eps);
-            quant::dense(&mid, &l.up, &mut up);
+            l.up.run(&mid, &mut up);
             self.act.apply(&mut up);
-            quant::dense(&up, &l.down, &mut x);
+            l.down.run(&up, &mut x);
             add(&mut x, &mid);
             kernels::layer_norm(&mut x, &l.out_norm.gamma, &l.out_norm.beta, self.eps);
         }

@@ -119,9 +119,10 @@ impl Embedder {
             let config = config.unwrap_or_default();
             let max_tokens = bert::max_tokens(dir, &config);
             let model = bert::Bert::load(dir, &config, weights, tokenizer, max_tokens)?;
-            // "int8": the arithmetic is part of what shapes a vector; vectors of the f32 forward
-            // pass of earlier versions are recomputed rather than mixed with these.
-            (Kind::Bert(Box::new(model)), "bert-int8")
+            // The arithmetic is part of what shapes a vector: int8 vectors (CPUs with AVX-512
+            // VNNI) are not mixed with the f32 pass's.
+            let label = if model.int8() { "bert-int8" } else { "bert" };
+            (Kind::Bert(Box::new(model)), label)
         } else {
             let model = static_model::StaticModel::load(dir, &weights, tokenizer)?;
             (Kind::Static(Box::new(model)), "static")

@@ -5,14 +5,20 @@ An independent re-implementation of BERT's forward pass in numpy (no candle, no 
 the same deterministic weights (value i of tensor k is a sine of 2.71 i + 1.3 k, scaled, see weight()), the
 token sequences written out by hand, mean pooling, L2 normalisation. The word table is rounded
 to bfloat16 (nearest, ties to even, done here on the bits), as vaultmcp keeps it. The dense
-layers compute in int8 as vaultmcp's do (crates/kernels/src/quant.rs), written again here from
-the description: weights symmetric per output, each input row asymmetric over its own range
-widened to 0, exact integer sums, scaled back in float32. The rest of the arithmetic is float64
+layers compute as vaultmcp's do on the CPU in question: `int8` (the default; AVX-512 VNNI,
+crates/kernels/src/quant.rs, written again here from the description: weights symmetric per
+output, each input row asymmetric over its own range widened to 0, exact integer sums, scaled
+back in float32) or `f32` (weights rounded to bfloat16). The rest of the arithmetic is float64
 and float32. Its output is pasted into tests/embed.rs as constants.
-Run: python3 tests/support/tiny_bert_reference.py (needs numpy).
+Run: python3 tests/support/tiny_bert_reference.py [int8|f32] (needs numpy).
 """
 import math
+import sys
+
 import numpy as np
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "int8"
+assert MODE in ("int8", "f32"), MODE
 
 H, LAYERS, HEADS, INTER, POS, TYPES = 16, 2, 4, 32, 64, 2
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -58,8 +64,11 @@ def bfloat16(v):
 
 
 def stored(name, v):
-    """What vaultmcp keeps: the word table as bfloat16 (the dense layers are quantised in lin)."""
+    """What vaultmcp keeps: the word table as bfloat16; in f32 mode every other 2-D table but
+    positions and token types too (in int8 mode the dense layers are quantised in lin)."""
     if name == "embeddings.word_embeddings.weight":
+        return bfloat16(v)
+    if MODE == "f32" and v.ndim == 2 and "position_embeddings" not in name and "token_type" not in name:
         return bfloat16(v)
     return v
 
@@ -80,7 +89,9 @@ def round_away(v):
 
 
 def lin(x, p):
-    """x wᵀ + b in int8: y = sx · sw · (Σ u·q − z · Σ q) + b."""
+    """x wᵀ + b; in int8 mode: y = sx · sw · (Σ u·q − z · Σ q) + b."""
+    if MODE == "f32":
+        return x @ W[p + ".weight"].T + W[p + ".bias"]
     f32 = np.float32
     w = W[p + ".weight"]
     sw = np.abs(w).max(1)
