@@ -94,6 +94,26 @@ impl Packed8 {
     }
 }
 
+/// The lowest and highest value of `row`, widened to include 0.
+#[inline(always)]
+fn range(row: &[f32]) -> (f32, f32) {
+    const LANES: usize = 16;
+    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
+    let blocks = row.chunks_exact(LANES);
+    let rest = blocks.remainder();
+    for b in blocks {
+        for i in 0..LANES {
+            lo[i] = if b[i] < lo[i] { b[i] } else { lo[i] };
+            hi[i] = if b[i] > hi[i] { b[i] } else { hi[i] };
+        }
+    }
+    let fold = |a: &[f32], f: fn(f32, f32) -> f32| a.iter().copied().fold(0f32, f);
+    (
+        fold(&lo, f32::min).min(fold(rest, f32::min)),
+        fold(&hi, f32::max).max(fold(rest, f32::max)),
+    )
+}
+
 /// Input rows quantised to bytes, each row's four-byte groups as one `u32` (what `vpdpbusd`
 /// broadcasts), with the row's scale and zero point.
 pub struct Rows {
@@ -104,14 +124,11 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// Quantises each `k`-wide row of `x` over its own range.
-    pub fn quantise(x: &[f32], k: usize) -> Rows {
-        with_avx2(|| Rows::quantise_here(x, k))
-    }
-
-    /// Plain loops, written to vectorise (no `round`, which is a libm call without SSE4.1).
+    /// Quantises each `k`-wide row of `x` over its own range. Plain loops, written to
+    /// vectorise (no `round`, which is a libm call without SSE4.1; the range in sixteen
+    /// lanes), and inlined into [`dense`]'s AVX-512 code.
     #[inline(always)]
-    fn quantise_here(x: &[f32], k: usize) -> Rows {
+    pub fn quantise(x: &[f32], k: usize) -> Rows {
         let width = k.div_ceil(QUAD);
         let rows = x.len().checked_div(k).unwrap_or(0);
         let mut quads = vec![0u32; rows * width];
@@ -119,9 +136,7 @@ impl Rows {
         let mut zero = Vec::with_capacity(rows);
         let mut bytes = vec![0u8; width * QUAD];
         for (r, row) in x.chunks_exact(k.max(1)).enumerate().take(rows) {
-            let (lo, hi) = row
-                .iter()
-                .fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            let (lo, hi) = range(row);
             let s = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
             let z = (-lo / s + 0.5).floor().clamp(0.0, 255.0);
             let (inv, shift) = (1.0 / s, z + 0.5);
@@ -182,14 +197,7 @@ pub fn dense(x: &[f32], w: &Packed8, y: &mut [f32]) {
     let (n, k) = (w.n, w.k);
     let rows = x.len().checked_div(k).unwrap_or(0);
     debug_assert_eq!(y.len(), rows * n);
-    let one = |x: &[f32], y: &mut [f32]| {
-        let q = Rows::quantise(x, k);
-        let mut sums = vec![0i32; q.len() * PANEL];
-        for p in 0..n.div_ceil(PANEL) {
-            products(&q, w, p, &mut sums);
-            with_avx2(|| scale_back(&q, w, p, &sums, y));
-        }
-    };
+    let one = |x: &[f32], y: &mut [f32]| few_rows(x, w, y);
     if rows > TILE_ROWS {
         y.par_chunks_mut(TILE_ROWS * n)
             .zip(x.par_chunks(TILE_ROWS * k))
@@ -220,32 +228,20 @@ fn scale_back(q: &Rows, w: &Packed8, p: usize, sums: &[i32], y: &mut [f32]) {
     }
 }
 
-/// Runs `f` compiled for AVX2 and FMA where the CPU has them, so that its plain loops
-/// vectorise.
-#[inline(always)]
-fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+/// The layer for a few rows on this thread: quantised, multiplied panel by panel, scaled back.
+fn few_rows(x: &[f32], w: &Packed8, y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
-        return simd.vectorize(f);
-    }
-    f()
-}
-
-/// The exact integer sums `Σ u·q` of every row of `q` against panel `p`'s 64 outputs, into
-/// `out` (`[rows, 64]`).
-fn products(q: &Rows, w: &Packed8, p: usize, out: &mut [i32]) {
-    #[cfg(target_arch = "x86_64")]
-    vnni::rows(q, w.panel(p), out);
+    vnni::layer(x, w, y);
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (q, w, p, out);
+        let _ = (x, w, y);
         panic!("int8 products need AVX-512 VNNI");
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{PANEL, Rows, STEP};
+    use super::{PANEL, Packed8, Rows, STEP};
     use std::arch::x86_64::{
         __m512i, _mm512_dpbusd_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
     };
@@ -256,19 +252,43 @@ mod vnni {
             && std::arch::is_x86_feature_detected!("avx512vnni")
     }
 
-    /// Every row of `q` against one panel, in tiles of up to six rows (24 sums in registers).
-    pub(super) fn rows(q: &Rows, panel: &[i8], out: &mut [i32]) {
+    /// A dense layer for a few rows: quantised, multiplied panel by panel, scaled back, all of
+    /// it compiled for AVX-512.
+    pub(super) fn layer(x: &[f32], w: &Packed8, y: &mut [f32]) {
         assert!(available(), "VNNI products on a CPU without AVX-512 VNNI");
         // SAFETY: the one requirement of a `target_feature` function is that the CPU has the
         // features, checked just above.
         #[allow(unsafe_code)]
         unsafe {
-            rows_vnni(q, panel, out)
+            layer_vnni(x, w, y)
         }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    fn rows_vnni(q: &Rows, panel: &[i8], out: &mut [i32]) {
+    fn layer_vnni(x: &[f32], w: &Packed8, y: &mut [f32]) {
+        let q = Rows::quantise(x, w.k);
+        let mut sums = vec![0i32; q.len() * PANEL];
+        for p in 0..w.n.div_ceil(PANEL) {
+            rows(&q, w.panel(p), &mut sums);
+            super::scale_back(&q, w, p, &sums, y);
+        }
+    }
+
+    /// [`rows`] for the tests, which hold its sums to plain loops.
+    #[cfg(test)]
+    pub(super) fn products(q: &Rows, panel: &[i8], out: &mut [i32]) {
+        assert!(available(), "VNNI products on a CPU without AVX-512 VNNI");
+        // SAFETY: as in `layer`.
+        #[allow(unsafe_code)]
+        unsafe {
+            rows(q, panel, out)
+        }
+    }
+
+    /// Every row of `q` against one panel, in tiles of up to six rows (24 sums in registers).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    pub(super) fn rows(q: &Rows, panel: &[i8], out: &mut [i32]) {
         let rows = q.len();
         let mut r = 0;
         while r + 6 <= rows {
@@ -383,7 +403,7 @@ mod tests {
                     }
                 }
                 let mut got = vec![0i32; rows * PANEL];
-                products(&q, &w, p, &mut got);
+                vnni::products(&q, w.panel(p), &mut got);
                 assert_eq!(got, want, "{rows}×{k} by {n}, panel {p}");
             }
         }
