@@ -10,7 +10,8 @@
 //! ([`matmul_t`]). Everything runs as [`pulp::WithSimd`] operations: compiled once per
 //! instruction set, the best one the CPU has chosen at run time (AVX2 and FMA on a current
 //! laptop). On CPUs with AVX-512 VNNI the dense layers run in int8 instead ([`quant`]); the
-//! one unsafe call is the entry into that code after the CPU is checked for it.
+//! one unsafe call is the entry into that code after the CPU is checked for it (and its twin in
+//! the tests).
 
 pub mod int8;
 pub mod quant;

@@ -171,7 +171,8 @@ impl Rows {
     }
 
     /// The quantised bytes of row `r` (its padding included).
-    pub fn bytes(&self, r: usize) -> Vec<u8> {
+    #[cfg(test)]
+    fn bytes(&self, r: usize) -> Vec<u8> {
         self.row(r).iter().flat_map(|q| q.to_le_bytes()).collect()
     }
 }
