@@ -101,10 +101,22 @@ fn round_bf16(x: f32) -> f32 {
 /// the calling thread: splitting them by outputs gained 0.7 ms on an idle machine and cost a
 /// tenth of the CPU in thread hand-offs under load, where the other core is busy anyway.
 pub fn dense(x: &[f32], w: &Packed, y: &mut [f32]) {
-    let (n, k) = (w.n, w.k);
+    by_row_tiles(x, w.k, y, w.n, |x, y| {
+        pulp::Arch::new().dispatch(DenseOp { x, w, y })
+    });
+}
+
+/// Runs a dense layer's `one(x, y)` on tiles of [`TILE_ROWS`] input rows across rayon's threads
+/// when there are more rows than a tile, else once on the calling thread (see [`dense`]).
+fn by_row_tiles(
+    x: &[f32],
+    k: usize,
+    y: &mut [f32],
+    n: usize,
+    one: impl Fn(&[f32], &mut [f32]) + Sync,
+) {
     let rows = x.len().checked_div(k).unwrap_or(0);
     debug_assert_eq!(y.len(), rows * n);
-    let one = |x: &[f32], y: &mut [f32]| pulp::Arch::new().dispatch(DenseOp { x, w, y });
     if rows > TILE_ROWS {
         y.par_chunks_mut(TILE_ROWS * n)
             .zip(x.par_chunks(TILE_ROWS * k))

@@ -19,16 +19,12 @@
 //! (u − z)` with `u` in 0..=255 over the row's own range (widened to include 0, so that 0 is
 //! exact). Then `x · w ≈ sx · sw · (Σ u·q − z · Σ q)`, with `Σ q` kept per output.
 
-use rayon::prelude::*;
-
 /// Outputs per panel: four 512-bit registers of sixteen 32-bit sums.
 const PANEL: usize = 64;
 /// Inputs per 32-bit lane of `vpdpbusd`: four bytes of a row times four of a weight column.
 const QUAD: usize = 4;
 /// Bytes of one panel step: `PANEL` outputs × `QUAD` inputs.
 const STEP: usize = PANEL * QUAD;
-/// Input rows per task when a product is split across threads, as for [`crate::dense`].
-const TILE_ROWS: usize = 64;
 
 /// A dense layer's weights quantised to int8 and packed for [`dense`]: panels of 64 outputs;
 /// within a panel, for each group of four inputs, each output's four weights side by side (the
@@ -195,17 +191,7 @@ pub fn available() -> bool {
 /// # Panics
 /// Where the CPU lacks AVX-512 VNNI (see [`available`]).
 pub fn dense(x: &[f32], w: &Packed8, y: &mut [f32]) {
-    let (n, k) = (w.n, w.k);
-    let rows = x.len().checked_div(k).unwrap_or(0);
-    debug_assert_eq!(y.len(), rows * n);
-    let one = |x: &[f32], y: &mut [f32]| few_rows(x, w, y);
-    if rows > TILE_ROWS {
-        y.par_chunks_mut(TILE_ROWS * n)
-            .zip(x.par_chunks(TILE_ROWS * k))
-            .for_each(|(y, x)| one(x, y));
-    } else {
-        one(x, y);
-    }
+    crate::by_row_tiles(x, w.k, y, w.n, |x, y| few_rows(x, w, y));
 }
 
 /// Panel `p`'s outputs of every row, from its integer sums: `sx · sw · (Σ u·q − z · Σ q) + b`.
