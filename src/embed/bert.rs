@@ -8,8 +8,8 @@
 //!
 //! Where the CPU has AVX-512 VNNI the dense layers run in int8 (`vaultmcp_kernels::quant`:
 //! weights per output, each token's activations over their own range, exact integer sums): a
-//! query's pass took 2.6 → 0.8 ms (p50, one query alone) and 23 → 11–12 ms for sixteen at
-//! once; the vectors stay within a cosine of 0.99 of candle-transformers' f32 `BertModel` (a
+//! query's pass took 2.0–2.6 → 0.63–0.87 ms (p50, one query alone) and 19–23 → 9.6–10.5 ms
+//! for sixteen at once; the vectors stay within a cosine of 0.99 of candle-transformers' f32 `BertModel` (a
 //! test checks), and the eval's figures moved as CHANGELOG.md records. Elsewhere they run in
 //! f32 on bfloat16 weights. The model's identity names the arithmetic, so an index moved to a
 //! machine of the other kind recomputes its vectors rather than mixing the two.
