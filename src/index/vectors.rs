@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Searcher, SegmentReader};
 
-use vaultmcp_kernels::int8;
+use vaultmcp_kernels::int8::{self, quantize};
 
 use super::IndexError;
 
@@ -32,21 +32,6 @@ pub fn encode(vectors: &[Vec<f32>]) -> Vec<u8> {
         out.extend(q.iter().map(|b| *b as u8));
     }
     out
-}
-
-/// `(scale, bytes)` with `x ≈ byte * scale`.
-pub fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    if max == 0.0 {
-        return (0.0, vec![0; v.len()]);
-    }
-    let scale = max / 127.0;
-    (
-        scale,
-        v.iter()
-            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect(),
-    )
 }
 
 /// One chunk's row as stored: its scale and its bytes.

@@ -10,6 +10,23 @@
 //! to 16 bits once per scan, each 16 bytes of a row cost one widening load, one `vpmaddwd` and
 //! one add. Measured on 30,000 rows of 256 bytes: 0.41 → 0.28 ms per scan.
 
+/// `(scale, bytes)` with `x ≈ byte · scale`: symmetric, the largest magnitude at ±127 (an
+/// all-zero `v` has scale 0). How the index stores vectors and how the int8 dense layers
+/// ([`crate::quant`]) keep each output's weights.
+pub fn quantize(v: &[f32]) -> (f32, Vec<i8>) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        return (0.0, vec![0; v.len()]);
+    }
+    let scale = max / 127.0;
+    (
+        scale,
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+    )
+}
+
 /// A product of the query against one row, as [`with_dot`] hands it to the caller's loop.
 pub trait Dot {
     /// `query · row` in exact integer arithmetic (`row.len()` is the query's).

@@ -13,6 +13,29 @@
 //! one unsafe call is the entry into that code after the CPU is checked for it (and its twin in
 //! the tests).
 
+/// Runs `$tile!(r, R)` over rows `0..$rows` in tiles of `R = 6` rows from `r`, then the rows
+/// left in one tile of their own size (`R` a literal, for a const generic): a tile of one or
+/// two rows keeps too few sums going to hide the multiply-add's latency (a query of five
+/// tokens would run as 2 + 2 + 1).
+macro_rules! row_tiles {
+    ($rows:expr, $tile:ident) => {{
+        let rows: usize = $rows;
+        let mut r = 0;
+        while r + 6 <= rows {
+            $tile!(r, 6);
+            r += 6;
+        }
+        match rows - r {
+            5 => $tile!(r, 5),
+            4 => $tile!(r, 4),
+            3 => $tile!(r, 3),
+            2 => $tile!(r, 2),
+            1 => $tile!(r, 1),
+            _ => {}
+        }
+    }};
+}
+
 pub mod int8;
 pub mod quant;
 
@@ -149,33 +172,16 @@ impl WithSimd for DenseOp<'_> {
                     *o = v + b;
                 }
             };
-            let mut r = 0;
-            while r + 6 <= rows {
-                let xs = std::array::from_fn(|i| &x[(r + i) * k..(r + i + 1) * k]);
-                for (i, v) in panel_tile::<S, 6>(simd, xs, panel).iter().enumerate() {
-                    store(r + i, v);
-                }
-                r += 6;
-            }
-            // The last rows in one tile of their own size: a tile of one or two rows keeps
-            // too few sums going to hide the multiply-add's latency (a query of five tokens
-            // would run as 2 + 2 + 1).
-            macro_rules! last {
-                ($r:literal) => {{
+            macro_rules! tile {
+                ($r:expr, $n:literal) => {{
+                    let r = $r;
                     let xs = std::array::from_fn(|i| &x[(r + i) * k..(r + i + 1) * k]);
-                    for (i, v) in panel_tile::<S, $r>(simd, xs, panel).iter().enumerate() {
+                    for (i, v) in panel_tile::<S, $n>(simd, xs, panel).iter().enumerate() {
                         store(r + i, v);
                     }
                 }};
             }
-            match rows - r {
-                5 => last!(5),
-                4 => last!(4),
-                3 => last!(3),
-                2 => last!(2),
-                1 => last!(1),
-                _ => {}
-            }
+            row_tiles!(rows, tile);
         }
     }
 }

@@ -50,14 +50,12 @@ impl Packed8 {
         let mut scales = vec![0f32; np * PANEL];
         let mut sums = vec![0i32; np * PANEL];
         for (o, row) in w.chunks_exact(k.max(1)).enumerate().take(n) {
-            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            let (scale, q) = crate::int8::quantize(row);
             scales[o] = scale;
+            sums[o] = q.iter().map(|&q| i32::from(q)).sum();
             let (p, j) = (o / PANEL, o % PANEL);
-            for (i, &v) in row.iter().enumerate() {
-                let q = (v / scale).round().clamp(-127.0, 127.0) as i8;
+            for (i, q) in q.into_iter().enumerate() {
                 panels[(p * quads + i / QUAD) * STEP + j * QUAD + i % QUAD] = q;
-                sums[o] += i32::from(q);
             }
         }
         Packed8 {
@@ -276,33 +274,17 @@ mod vnni {
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
     pub(super) fn rows(q: &Rows, panel: &[i8], out: &mut [i32]) {
-        let rows = q.len();
-        let mut r = 0;
-        while r + 6 <= rows {
-            tile::<6>(
-                std::array::from_fn(|i| q.row(r + i)),
-                panel,
-                &mut out[r * PANEL..],
-            );
-            r += 6;
-        }
-        macro_rules! last {
-            ($n:literal) => {
+        macro_rules! tile {
+            ($r:expr, $n:literal) => {{
+                let r = $r;
                 tile::<$n>(
                     std::array::from_fn(|i| q.row(r + i)),
                     panel,
                     &mut out[r * PANEL..],
                 )
-            };
+            }};
         }
-        match rows - r {
-            5 => last!(5),
-            4 => last!(4),
-            3 => last!(3),
-            2 => last!(2),
-            1 => last!(1),
-            _ => {}
-        }
+        row_tiles!(q.len(), tile);
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
