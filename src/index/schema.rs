@@ -323,47 +323,82 @@ impl Tokenizer for WordTokenizer {
                 position_length: 1,
             });
         };
-        let mut chars = text.char_indices().peekable();
-        while let Some(&(start, c)) = chars.peek() {
-            if is_cjk(c) {
-                let mut run: Vec<(usize, char)> = Vec::new();
-                while let Some(&(i, ch)) = chars.peek() {
-                    if !is_cjk(ch) {
-                        break;
-                    }
-                    run.push((i, ch));
-                    chars.next();
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            // Most text is ASCII: a word of ASCII letters and digits that ends in ASCII is
+            // copied in one piece, without decoding characters (snippets analyse the text
+            // around every hit, so this is on each search's path).
+            if bytes[at].is_ascii() {
+                if !bytes[at].is_ascii_alphanumeric() {
+                    at += 1;
+                    continue;
                 }
-                let end_of = |k: usize| run[k].0 + run[k].1.len_utf8();
-                if run.len() == 1 {
-                    push(run[0].0, end_of(0), run[0].1.to_string());
+                let end = bytes[at..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |n| at + n);
+                if end == bytes.len() || bytes[end].is_ascii() {
+                    push(at, end, text[at..end].to_string());
+                    at = end;
+                    continue;
                 }
-                for k in 1..run.len() {
-                    push(
-                        run[k - 1].0,
-                        end_of(k),
-                        [run[k - 1].1, run[k].1].iter().collect(),
-                    );
-                }
-            } else if c.is_alphanumeric() {
-                let mut word = String::new();
-                let mut end = start;
-                while let Some(&(i, ch)) = chars.peek() {
-                    if is_cjk(ch) || !(ch.is_alphanumeric() || is_combining_mark(ch)) {
-                        break;
-                    }
-                    if !is_combining_mark(ch) {
-                        word.push(ch);
-                    }
-                    end = i + ch.len_utf8();
-                    chars.next();
-                }
-                push(start, end, word);
-            } else {
-                chars.next();
             }
+            at = unicode_tokens(text, at, &mut push);
         }
         WordTokens { tokens, next: 0 }
+    }
+}
+
+/// The token(s) starting at byte `start` of `text` in the general case (a word with letters
+/// beyond ASCII or combining marks, a run of CJK characters, or a character that starts no
+/// word), passed to `push`; returns where the next token may start.
+fn unicode_tokens(text: &str, start: usize, push: &mut impl FnMut(usize, usize, String)) -> usize {
+    let mut chars = text[start..]
+        .char_indices()
+        .map(|(i, c)| (start + i, c))
+        .peekable();
+    let Some(&(_, c)) = chars.peek() else {
+        return text.len();
+    };
+    if is_cjk(c) {
+        let mut run: Vec<(usize, char)> = Vec::new();
+        while let Some(&(i, ch)) = chars.peek() {
+            if !is_cjk(ch) {
+                break;
+            }
+            run.push((i, ch));
+            chars.next();
+        }
+        let end_of = |k: usize| run[k].0 + run[k].1.len_utf8();
+        if run.len() == 1 {
+            push(run[0].0, end_of(0), run[0].1.to_string());
+        }
+        for k in 1..run.len() {
+            push(
+                run[k - 1].0,
+                end_of(k),
+                [run[k - 1].1, run[k].1].iter().collect(),
+            );
+        }
+        run.last().map_or(text.len(), |_| end_of(run.len() - 1))
+    } else if c.is_alphanumeric() {
+        let mut word = String::new();
+        let mut end = start;
+        while let Some(&(i, ch)) = chars.peek() {
+            if is_cjk(ch) || !(ch.is_alphanumeric() || is_combining_mark(ch)) {
+                break;
+            }
+            if !is_combining_mark(ch) {
+                word.push(ch);
+            }
+            end = i + ch.len_utf8();
+            chars.next();
+        }
+        push(start, end, word);
+        end
+    } else {
+        start + c.len_utf8()
     }
 }
 
@@ -427,6 +462,40 @@ mod tests {
     fn check(text: &str, expected: &[&str]) {
         let got: Vec<String> = tokens(text).into_iter().map(|(_, t)| t).collect();
         assert_eq!(got, expected, "tokens of {text:?}");
+    }
+
+    /// Every token with its offsets, as `WordTokenizer` gives them.
+    fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
+        let mut stream = WordTokenizer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push((t.offset_from, t.offset_to, t.text.clone()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The ASCII fast path is only a shortcut: the general path alone, run over the whole
+        /// text, gives the same tokens and offsets.
+        #[test]
+        fn the_ascii_fast_path_tokenises_like_the_general_path(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "word", "Caf", "e\u{301}", "é", "2024", " ", "-", "_", "x1", "東京都", "語",
+                    "Ünïcödé", "\u{301}", "naïve", ".", "ΑΒΓ", "\n", "a", "Z9",
+                ]),
+                0..12,
+            )
+        ) {
+            let text: String = parts.concat();
+            let mut general = Vec::new();
+            let mut at = 0;
+            while at < text.len() {
+                at = unicode_tokens(&text, at, &mut |from, to, t| general.push((from, to, t)));
+            }
+            proptest::prop_assert_eq!(raw_tokens(&text), general);
+        }
     }
 
     #[test]

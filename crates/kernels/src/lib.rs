@@ -308,13 +308,58 @@ fn tile<S: Simd, const R: usize, const C: usize>(
 /// Layer norm of each `dim`-wide row of `x`, in place: zero mean, unit variance, then scaled by
 /// `gamma` and shifted by `beta`.
 pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
-    let dim = gamma.len();
-    for row in x.chunks_exact_mut(dim) {
-        let mean = row.iter().sum::<f32>() / dim as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / dim as f32;
-        let inv = 1.0 / (var + eps).sqrt();
-        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
-            *v = (*v - mean) * inv * g + b;
+    pulp::Arch::new().dispatch(LayerNorm {
+        x,
+        gamma,
+        beta,
+        eps,
+    });
+}
+
+/// [`layer_norm`]'s sums in vector lanes (a plain `f32` sum is not vectorised: reordering it
+/// changes its rounding).
+struct LayerNorm<'a> {
+    x: &'a mut [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    eps: f32,
+}
+
+impl WithSimd for LayerNorm<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let LayerNorm {
+            x,
+            gamma,
+            beta,
+            eps,
+        } = self;
+        let dim = gamma.len();
+        if dim == 0 {
+            return;
+        }
+        let one = simd.splat_f32s(1.0);
+        for row in x.chunks_exact_mut(dim) {
+            let (head, tail) = S::as_simd_f32s(row);
+            let mut acc = simd.splat_f32s(0.0);
+            for v in head {
+                acc = simd.mul_add_e_f32s(*v, one, acc);
+            }
+            let mean = (simd.reduce_sum_f32s(acc) + tail.iter().sum::<f32>()) / dim as f32;
+            let m = simd.splat_f32s(-mean);
+            let mut acc = simd.splat_f32s(0.0);
+            for v in head {
+                let d = simd.mul_add_e_f32s(*v, one, m);
+                acc = simd.mul_add_e_f32s(d, d, acc);
+            }
+            let tail_sq: f32 = tail.iter().map(|v| (v - mean) * (v - mean)).sum();
+            let var = (simd.reduce_sum_f32s(acc) + tail_sq) / dim as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+                *v = (*v - mean) * inv * g + b;
+            }
         }
     }
 }
@@ -440,38 +485,84 @@ pub fn attention(qkv: &[f32], lens: &[usize], heads: usize, ctx: &mut [f32]) {
 }
 
 fn sequence_attention(qkv: &[f32], len: usize, heads: usize, width: usize, out: &mut [f32]) {
-    let hd = width / heads;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let mut q = vec![0f32; len * hd];
-    let mut k = vec![0f32; len * hd];
-    let mut vt = vec![0f32; hd * len];
-    let mut scores = vec![0f32; len * len];
-    let mut head_out = vec![0f32; len * hd];
-    for h in 0..heads {
-        for t in 0..len {
-            let row = &qkv[t * 3 * width..(t + 1) * 3 * width];
+    pulp::Arch::new().dispatch(SequenceAttention {
+        qkv,
+        len,
+        heads,
+        width,
+        out,
+    });
+}
+
+/// One sequence's attention, every head, under one instruction-set dispatch: a query's heads
+/// multiply 5 × 32 by 32 × 5 matrices, so dispatching (and allocating) per product was most of
+/// their time.
+struct SequenceAttention<'a> {
+    qkv: &'a [f32],
+    len: usize,
+    heads: usize,
+    width: usize,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for SequenceAttention<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let SequenceAttention {
+            qkv,
+            len,
+            heads,
+            width,
+            out,
+        } = self;
+        let hd = width / heads;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut q = vec![0f32; len * hd];
+        let mut k = vec![0f32; len * hd];
+        let mut vt = vec![0f32; hd * len];
+        let mut scores = vec![0f32; len * len];
+        let mut head_out = vec![0f32; len * hd];
+        for h in 0..heads {
             let at = h * hd;
-            for (d, qv) in q[t * hd..(t + 1) * hd].iter_mut().enumerate() {
-                *qv = row[at + d] * scale;
+            for t in 0..len {
+                let row = &qkv[t * 3 * width..(t + 1) * 3 * width];
+                for (qv, x) in q[t * hd..(t + 1) * hd].iter_mut().zip(&row[at..at + hd]) {
+                    *qv = x * scale;
+                }
+                k[t * hd..(t + 1) * hd].copy_from_slice(&row[width + at..width + at + hd]);
+                for (d, x) in row[2 * width + at..2 * width + at + hd].iter().enumerate() {
+                    vt[d * len + t] = *x;
+                }
             }
-            k[t * hd..(t + 1) * hd].copy_from_slice(&row[width + at..width + at + hd]);
-            for d in 0..hd {
-                vt[d * len + t] = row[2 * width + at + d];
+            MatMulT {
+                x: &q,
+                w: &k,
+                k: hd,
+                y: &mut scores,
             }
-        }
-        matmul_t(&q, &k, hd, &mut scores);
-        for row in scores.chunks_exact_mut(len) {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for s in row.iter_mut() {
-                *s = exp(*s - max);
-                sum += *s;
+            .with_simd(simd);
+            for row in scores.chunks_exact_mut(len) {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0.0;
+                for s in row.iter_mut() {
+                    *s = exp(*s - max);
+                    sum += *s;
+                }
+                let inv = 1.0 / sum;
+                row.iter_mut().for_each(|s| *s *= inv);
             }
-            row.iter_mut().for_each(|s| *s /= sum);
-        }
-        matmul_t(&scores, &vt, len, &mut head_out);
-        for t in 0..len {
-            out[t * width + h * hd..][..hd].copy_from_slice(&head_out[t * hd..(t + 1) * hd]);
+            MatMulT {
+                x: &scores,
+                w: &vt,
+                k: len,
+                y: &mut head_out,
+            }
+            .with_simd(simd);
+            for t in 0..len {
+                out[t * width + at..][..hd].copy_from_slice(&head_out[t * hd..(t + 1) * hd]);
+            }
         }
     }
 }
