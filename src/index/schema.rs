@@ -381,7 +381,8 @@ fn unicode_tokens(text: &str, start: usize, push: &mut impl FnMut(usize, usize, 
                 [run[k - 1].1, run[k].1].iter().collect(),
             );
         }
-        run.last().map_or(text.len(), |_| end_of(run.len() - 1))
+        // `c` is CJK, so the run holds at least it.
+        end_of(run.len() - 1)
     } else if c.is_alphanumeric() {
         let mut word = String::new();
         let mut end = start;

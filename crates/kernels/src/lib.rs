@@ -340,18 +340,17 @@ impl WithSimd for LayerNorm<'_> {
         if dim == 0 {
             return;
         }
-        let one = simd.splat_f32s(1.0);
         for row in x.chunks_exact_mut(dim) {
             let (head, tail) = S::as_simd_f32s(row);
             let mut acc = simd.splat_f32s(0.0);
             for v in head {
-                acc = simd.mul_add_e_f32s(*v, one, acc);
+                acc = simd.add_f32s(acc, *v);
             }
             let mean = (simd.reduce_sum_f32s(acc) + tail.iter().sum::<f32>()) / dim as f32;
-            let m = simd.splat_f32s(-mean);
+            let m = simd.splat_f32s(mean);
             let mut acc = simd.splat_f32s(0.0);
             for v in head {
-                let d = simd.mul_add_e_f32s(*v, one, m);
+                let d = simd.sub_f32s(*v, m);
                 acc = simd.mul_add_e_f32s(d, d, acc);
             }
             let tail_sq: f32 = tail.iter().map(|v| (v - mean) * (v - mean)).sum();

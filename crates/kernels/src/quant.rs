@@ -91,21 +91,8 @@ impl Packed8 {
 /// The lowest and highest value of `row`, widened to include 0.
 #[cfg(test)]
 fn range(row: &[f32]) -> (f32, f32) {
-    const LANES: usize = 16;
-    let (mut lo, mut hi) = ([0f32; LANES], [0f32; LANES]);
-    let blocks = row.chunks_exact(LANES);
-    let rest = blocks.remainder();
-    for b in blocks {
-        for i in 0..LANES {
-            lo[i] = if b[i] < lo[i] { b[i] } else { lo[i] };
-            hi[i] = if b[i] > hi[i] { b[i] } else { hi[i] };
-        }
-    }
-    let fold = |a: &[f32], f: fn(f32, f32) -> f32| a.iter().copied().fold(0f32, f);
-    (
-        fold(&lo, f32::min).min(fold(rest, f32::min)),
-        fold(&hi, f32::max).max(fold(rest, f32::max)),
-    )
+    row.iter()
+        .fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 /// Input rows quantised to bytes, each row's four-byte groups as one `u32` (what `vpdpbusd`
@@ -290,21 +277,19 @@ mod vnni {
             let (s, z) = super::scale_and_zero(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
             let (inv, shift) = (_mm512_set1_ps(1.0 / s), _mm512_set1_ps(z + 0.5));
             let (floor, ceiling) = (_mm512_setzero_ps(), _mm512_set1_ps(255.0));
-            let (whole, tail) = bytes.as_chunks_mut::<16>();
-            let mut out = whole.iter_mut().map(Some).chain(std::iter::once(None));
-            for b in all() {
+            let to_bytes = |b: &[f32; 16]| -> [u8; 16] {
                 let v: __m512 = bytemuck::cast(*b);
                 let u = _mm512_min_ps(
                     _mm512_max_ps(_mm512_fmadd_ps(v, inv, shift), floor),
                     ceiling,
                 );
-                let u: [u8; 16] =
-                    bytemuck::cast::<__m128i, _>(_mm512_cvtepi32_epi8(_mm512_cvttps_epi32(u)));
-                match out.next().flatten() {
-                    Some(o) => *o = u,
-                    None => tail.copy_from_slice(&u[..tail.len()]),
-                }
+                bytemuck::cast::<__m128i, _>(_mm512_cvtepi32_epi8(_mm512_cvttps_epi32(u)))
+            };
+            let (whole, tail) = bytes.as_chunks_mut::<16>();
+            for (o, b) in whole.iter_mut().zip(blocks) {
+                *o = to_bytes(b);
             }
+            tail.copy_from_slice(&to_bytes(&last)[..tail.len()]);
             (s, z)
         })
     }
