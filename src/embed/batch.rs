@@ -1,74 +1,135 @@
 //! Queries that arrive together are embedded together.
 //!
 //! A transformer pass reads every weight of the model once however many texts it holds, so
-//! concurrent searches share passes: the first caller runs a batch of whatever is queued while
-//! the others wait; whoever finds no batch running and its query still queued runs the next
-//! one. Alone, a query runs at once; there is no waiting for company. Measured with
+//! concurrent searches share passes: a query that finds a pass free runs at once, alone; one
+//! that finds every pass busy queues, and the pass that ends next hands itself to the queue,
+//! whose first caller runs everything queued as one batch. Measured with
 //! scripts/bench-serve.sh (16 clients, all-MiniLM-L6-v2): with candle's products, 104–108 →
-//! 131–150 requests/s. Letting one pass per core run at once gained nothing once passes were
-//! our own (340 against 342 requests/s, a worse p99): the CPU is the limit either way.
+//! 131–150 requests/s.
+//!
+//! One pass per core may run at once. With one at a time (a pass of a few queries runs on its
+//! caller's thread alone) the other core idled whenever every search in flight waited for its
+//! vector: 17–19% of the CPU idle against 7–13% with a pass per core, and 704–859 against
+//! 783–853 requests/s over three side-by-side rounds (500 notes, 16 clients). Each caller
+//! waits on its own condition variable, so the end of a pass wakes only its batch and the next
+//! leader, not every waiting thread.
 
-use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Texts per shared pass at most.
 const MAX_BATCH: usize = 32;
 
 type Outcome = Result<Vec<f32>, String>;
 
-#[derive(Default)]
 pub struct Batcher {
     state: Mutex<State>,
-    done: Condvar,
+    /// Passes that may run at once: one per core by default.
+    passes: usize,
 }
 
 #[derive(Default)]
 struct State {
-    next_id: u64,
-    queue: Vec<(u64, String)>,
-    results: HashMap<u64, Outcome>,
-    running: bool,
+    /// Queries waiting for a pass. Only non-empty while `passes` passes are running.
+    queue: VecDeque<Query>,
+    running: usize,
 }
 
-/// Marks the batch as over even if the model panics, so that waiting callers are not stuck
-/// behind a batch that will never finish: they find their query's error.
-struct Running<'a> {
-    batcher: &'a Batcher,
-    /// The batch's queries other than the caller's own (which unwinds and reads nothing).
-    others: Vec<u64>,
-    finished: bool,
+/// A query and where its caller waits for its turn.
+struct Query {
+    text: String,
+    slot: Arc<Slot>,
 }
 
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            let mut st = self.batcher.lock();
-            st.finish(&self.others, Err("the model panicked on a query".into()));
-            self.batcher.done.notify_all();
+/// One caller's wakeups: each waiting query is woken once, for its vector or to run a pass,
+/// never for another query's news (with one wakeup for all, every waiting thread woke at
+/// the end of every pass to go back to sleep).
+#[derive(Default)]
+struct Slot {
+    turn: Mutex<Turn>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+enum Turn {
+    #[default]
+    Waiting,
+    /// Run this batch; it starts with the woken caller's own query.
+    Lead(Vec<Query>),
+    Done(Outcome),
+}
+
+impl Slot {
+    fn set(&self, turn: Turn) {
+        *self.turn.lock().unwrap_or_else(PoisonError::into_inner) = turn;
+        self.changed.notify_one();
+    }
+
+    fn wait(&self) -> Turn {
+        let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match std::mem::take(&mut *turn) {
+                Turn::Waiting => {
+                    turn = self
+                        .changed
+                        .wait(turn)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                t => return t,
+            }
         }
     }
 }
 
-impl State {
-    /// Hands out a batch's outcome: one vector per query, or the batch's error to each.
-    fn finish(&mut self, ids: &[u64], outcome: Result<Vec<Vec<f32>>, String>) {
-        match outcome {
-            Ok(vectors) => {
-                for (id, v) in ids.iter().zip(vectors) {
-                    self.results.insert(*id, Ok(v));
-                }
-            }
-            Err(e) => {
-                for id in ids {
-                    self.results.insert(*id, Err(e.clone()));
-                }
+/// A running pass. Dropped, even when the model panics, it gives the batch's other queries
+/// their error if they have nothing yet (so no caller waits for a pass that will never end),
+/// then hands the pass on to the queue, or frees it.
+struct Pass<'a> {
+    batcher: &'a Batcher,
+    batch: Vec<Query>,
+    delivered: bool,
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        if !self.delivered {
+            for q in self.batch.iter().skip(1) {
+                q.slot
+                    .set(Turn::Done(Err("the model panicked on a query".into())));
             }
         }
-        self.running = false;
+        let mut st = self.batcher.lock();
+        if st.queue.is_empty() {
+            st.running -= 1;
+        } else {
+            let take = st.queue.len().min(MAX_BATCH);
+            let next: Vec<Query> = st.queue.drain(..take).collect();
+            drop(st);
+            let slot = next[0].slot.clone();
+            slot.set(Turn::Lead(next));
+        }
+    }
+}
+
+impl Default for Batcher {
+    /// One pass per core: a pass of a few queries runs on its caller's thread alone, so with
+    /// one pass at a time the other cores idled whenever every search in flight was waiting
+    /// for its query's vector.
+    fn default() -> Batcher {
+        Batcher::new(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
     }
 }
 
 impl Batcher {
+    /// A batcher running at most `passes` passes at once (at least one).
+    pub fn new(passes: usize) -> Batcher {
+        Batcher {
+            state: Mutex::default(),
+            passes: passes.max(1),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -80,38 +141,65 @@ impl Batcher {
         text: &str,
         run: impl Fn(&[&str]) -> Result<Vec<Vec<f32>>, E>,
     ) -> Result<Vec<f32>, String> {
-        let mut st = self.lock();
-        let id = st.next_id;
-        st.next_id += 1;
-        st.queue.push((id, text.to_string()));
-        loop {
-            if let Some(outcome) = st.results.remove(&id) {
-                return outcome;
+        let slot = Arc::new(Slot::default());
+        let query = Query {
+            text: text.to_string(),
+            slot: slot.clone(),
+        };
+        {
+            let mut st = self.lock();
+            if st.running < self.passes {
+                // A pass free: the queue is empty (a pass ending hands itself to the queue
+                // before it frees itself), so this query runs at once, alone.
+                st.running += 1;
+                drop(st);
+                return self.lead(vec![query], &run);
             }
-            if st.running {
-                st = self.done.wait(st).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            st.running = true;
-            let take = st.queue.len().min(MAX_BATCH);
-            let (ids, texts): (Vec<u64>, Vec<String>) = st.queue.drain(..take).unzip();
-            drop(st);
-            let mut guard = Running {
-                batcher: self,
-                others: ids.iter().copied().filter(|i| *i != id).collect(),
-                finished: false,
-            };
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let outcome = match run(&refs) {
-                Ok(v) if v.len() == ids.len() => Ok(v),
-                Ok(v) => Err(format!("{} vectors for {} texts", v.len(), ids.len())),
-                Err(e) => Err(e.to_string()),
-            };
-            st = self.lock();
-            st.finish(&ids, outcome);
-            guard.finished = true;
-            self.done.notify_all();
+            st.queue.push_back(query);
         }
+        match slot.wait() {
+            Turn::Done(outcome) => outcome,
+            Turn::Lead(batch) => self.lead(batch, &run),
+            Turn::Waiting => unreachable!("Slot::wait returns a decided turn"),
+        }
+    }
+
+    /// Runs `batch` (the caller's own query first), gives the others their vectors and
+    /// returns the caller's.
+    fn lead<E: std::fmt::Display>(
+        &self,
+        batch: Vec<Query>,
+        run: &impl Fn(&[&str]) -> Result<Vec<Vec<f32>>, E>,
+    ) -> Outcome {
+        let mut pass = Pass {
+            batcher: self,
+            batch,
+            delivered: false,
+        };
+        let texts: Vec<&str> = pass.batch.iter().map(|q| q.text.as_str()).collect();
+        let outcome = match run(&texts) {
+            Ok(v) if v.len() == texts.len() => Ok(v),
+            Ok(v) => Err(format!("{} vectors for {} texts", v.len(), texts.len())),
+            Err(e) => Err(e.to_string()),
+        };
+        let own = match outcome {
+            Ok(vectors) => {
+                let mut vectors = vectors.into_iter();
+                let own = vectors.next().unwrap_or_default();
+                for (q, v) in pass.batch.iter().skip(1).zip(vectors) {
+                    q.slot.set(Turn::Done(Ok(v)));
+                }
+                Ok(own)
+            }
+            Err(e) => {
+                for q in pass.batch.iter().skip(1) {
+                    q.slot.set(Turn::Done(Err(e.clone())));
+                }
+                Err(e)
+            }
+        };
+        pass.delivered = true;
+        own
     }
 
     #[cfg(test)]
@@ -133,7 +221,7 @@ mod tests {
 
     #[test]
     fn queries_waiting_behind_a_pass_share_the_next_one_and_each_gets_its_own_vector() {
-        let batcher = Arc::new(Batcher::default());
+        let batcher = Arc::new(Batcher::new(1));
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let first = Arc::new(AtomicBool::new(true));
         let others = 7;
@@ -175,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_failing_or_panicking_model_fails_its_batch_and_the_next_query_still_runs() {
-        let batcher = Batcher::default();
+        let batcher = Batcher::new(1);
         let err = batcher.embed("a", |_| Err::<Vec<Vec<f32>>, _>("no memory"));
         assert_eq!(err, Err("no memory".to_string()));
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -195,5 +283,72 @@ mod tests {
             .recv_timeout(Duration::from_secs(10))
             .expect("a query after a panicked batch is stuck");
         assert_eq!(ok, Ok(vector_of("c")));
+    }
+
+    /// With two passes allowed, a query arriving while a pass runs gets a pass of its own
+    /// beside it; the first pass here lasts until another one has finished, so one pass at a
+    /// time would make the second query wait and the first see no other pass (bounded, so a
+    /// regression fails instead of hanging).
+    #[test]
+    fn with_a_pass_per_core_a_query_arriving_during_a_pass_runs_beside_it() {
+        let batcher = Arc::new(Batcher::new(2));
+        let finished = Arc::new(Mutex::new(Vec::<String>::new()));
+        let run = {
+            let finished = finished.clone();
+            move |texts: &[&str]| -> Result<Vec<Vec<f32>>, String> {
+                if texts == ["slow"] {
+                    let t = Instant::now();
+                    while finished.lock().unwrap().is_empty()
+                        && t.elapsed() < Duration::from_secs(10)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                finished
+                    .lock()
+                    .unwrap()
+                    .extend(texts.iter().map(|t| t.to_string()));
+                Ok(texts.iter().map(|t| vector_of(t)).collect())
+            }
+        };
+        let run = Arc::new(run);
+        let slow = {
+            let (b, run) = (batcher.clone(), run.clone());
+            std::thread::spawn(move || b.embed("slow", |t| run(t)))
+        };
+        // The slow pass is running once its query is no longer anyone's to take.
+        let t = Instant::now();
+        while batcher.lock().running == 0 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(batcher.embed("quick", |t| run(t)), Ok(vector_of("quick")));
+        assert_eq!(slow.join().unwrap(), Ok(vector_of("slow")));
+        assert_eq!(*finished.lock().unwrap(), ["quick", "slow"]);
+    }
+
+    /// A caller woken to run the next pass runs the queries queued behind it too, and each
+    /// gets its own vector, whatever order the passes end in.
+    #[test]
+    fn many_callers_on_few_passes_each_get_their_own_vector() {
+        let batcher = Arc::new(Batcher::new(2));
+        let callers: Vec<_> = (0..24)
+            .map(|i| {
+                let b = batcher.clone();
+                std::thread::spawn(move || {
+                    let text = format!("query {i}");
+                    let got = b.embed(&text, |t| {
+                        std::thread::sleep(Duration::from_millis(2));
+                        Ok::<_, String>(t.iter().map(|t| vector_of(t)).collect())
+                    });
+                    (text, got)
+                })
+            })
+            .collect();
+        for c in callers {
+            let (text, got) = c.join().unwrap();
+            assert_eq!(got, Ok(vector_of(&text)));
+        }
+        let st = batcher.lock();
+        assert_eq!((st.running, st.queue.len()), (0, 0));
     }
 }

@@ -1,6 +1,7 @@
 //! The index schema, its version, and the text analyzer.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use tantivy::schema::{
     BytesOptions, DateOptions, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
@@ -302,51 +303,31 @@ pub fn path_analyzer() -> TextAnalyzer {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WordTokenizer;
 
-/// The tokens of one text, produced up front.
-pub struct WordTokens {
-    tokens: Vec<Token>,
-    next: usize,
+/// The tokens of one text, found as they are asked for. The current token's text is one buffer
+/// written over for each ASCII word (snippets analyse the text around every hit, so a string
+/// allocated per word was a tenth of a search's CPU); the general path's tokens wait in
+/// `pending` (a CJK run gives several at once).
+pub struct WordTokens<'a> {
+    text: &'a str,
+    /// Where the next token may start.
+    at: usize,
+    token: Token,
+    pending: VecDeque<Token>,
+    /// Tokens given so far: the next one's position.
+    given: usize,
 }
 
 impl Tokenizer for WordTokenizer {
-    type TokenStream<'a> = WordTokens;
+    type TokenStream<'a> = WordTokens<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordTokens {
-        let mut tokens = Vec::new();
-        let mut push = |from: usize, to: usize, text: String| {
-            let position = tokens.len();
-            tokens.push(Token {
-                offset_from: from,
-                offset_to: to,
-                position,
-                text,
-                position_length: 1,
-            });
-        };
-        let bytes = text.as_bytes();
-        let mut at = 0;
-        while at < bytes.len() {
-            // Most text is ASCII: a word of ASCII letters and digits that ends in ASCII is
-            // copied in one piece, without decoding characters (snippets analyse the text
-            // around every hit, so this is on each search's path).
-            if bytes[at].is_ascii() {
-                if !bytes[at].is_ascii_alphanumeric() {
-                    at += 1;
-                    continue;
-                }
-                let end = bytes[at..]
-                    .iter()
-                    .position(|b| !b.is_ascii_alphanumeric())
-                    .map_or(bytes.len(), |n| at + n);
-                if end == bytes.len() || bytes[end].is_ascii() {
-                    push(at, end, text[at..end].to_string());
-                    at = end;
-                    continue;
-                }
-            }
-            at = unicode_tokens(text, at, &mut push);
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordTokens<'a> {
+        WordTokens {
+            text,
+            at: 0,
+            token: Token::default(),
+            pending: VecDeque::new(),
+            given: 0,
         }
-        WordTokens { tokens, next: 0 }
     }
 }
 
@@ -403,18 +384,60 @@ fn unicode_tokens(text: &str, start: usize, push: &mut impl FnMut(usize, usize, 
     }
 }
 
-impl TokenStream for WordTokens {
+impl TokenStream for WordTokens<'_> {
     fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
+        let bytes = self.text.as_bytes();
+        loop {
+            if let Some(token) = self.pending.pop_front() {
+                self.token = token;
+                break;
+            }
+            let at = self.at;
+            if at >= bytes.len() {
+                return false;
+            }
+            // Most text is ASCII: a word of ASCII letters and digits that ends in ASCII is
+            // copied in one piece, without decoding characters.
+            if bytes[at].is_ascii() {
+                if !bytes[at].is_ascii_alphanumeric() {
+                    self.at += 1;
+                    continue;
+                }
+                let end = bytes[at..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |n| at + n);
+                if end == bytes.len() || bytes[end].is_ascii() {
+                    self.token.text.clear();
+                    self.token.text.push_str(&self.text[at..end]);
+                    self.token.offset_from = at;
+                    self.token.offset_to = end;
+                    self.at = end;
+                    break;
+                }
+            }
+            let pending = &mut self.pending;
+            self.at = unicode_tokens(self.text, at, &mut |from, to, text| {
+                pending.push_back(Token {
+                    offset_from: from,
+                    offset_to: to,
+                    text,
+                    ..Token::default()
+                });
+            });
+        }
+        self.token.position = self.given;
+        self.token.position_length = 1;
+        self.given += 1;
+        true
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }
 
@@ -467,10 +490,12 @@ mod tests {
 
     /// Every token with its offsets, as `WordTokenizer` gives them.
     fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
-        let mut stream = WordTokenizer.token_stream(text);
+        let mut tokenizer = WordTokenizer;
+        let mut stream = tokenizer.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {
             let t = stream.token();
+            assert_eq!((t.position, t.position_length), (out.len(), 1));
             out.push((t.offset_from, t.offset_to, t.text.clone()));
         }
         out

@@ -79,10 +79,7 @@ fn window<'a>(body: &'a str, stems: &[String]) -> (usize, &'a str) {
     let first = stems
         .iter()
         .filter(|s| s.len() >= 3)
-        .filter_map(|s| {
-            hay.windows(s.len())
-                .position(|w| w.eq_ignore_ascii_case(s.as_bytes()))
-        })
+        .filter_map(|s| find_ignoring_ascii_case(hay, s.as_bytes()))
         .min();
     let Some(at) = first else { return (0, body) };
     let mut start = at.saturating_sub(BEFORE);
@@ -94,6 +91,17 @@ fn window<'a>(body: &'a str, stems: &[String]) -> (usize, &'a str) {
         end += 1;
     }
     (start, &body[start..end])
+}
+
+/// The first place `needle` appears in `hay`, ASCII case-insensitively. Candidates are found
+/// by their first byte with `memchr` (comparing at every byte was a twentieth of a search).
+fn find_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, hay).find(|&at| {
+        hay.get(at + 1..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// The snippet with its matches in `**bold**`, on one line.
@@ -169,4 +177,24 @@ fn best_heading_by_words(headings: &[StoredHeading], words: &[String]) -> Option
         .filter(|(n, _)| *n > 0)
         .max_by_key(|(n, _)| *n)
         .map(|(_, t)| t.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The memchr search finds what comparing at every byte finds.
+        #[test]
+        fn the_case_insensitive_find_agrees_with_comparing_at_every_byte(
+            hay in "[aAbB é.]{0,40}",
+            needle in "[aAbB é.]{1,4}",
+        ) {
+            let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+            let every_byte = hay
+                .windows(needle.len())
+                .position(|w| w.eq_ignore_ascii_case(needle));
+            proptest::prop_assert_eq!(find_ignoring_ascii_case(hay, needle), every_byte);
+        }
+    }
 }
