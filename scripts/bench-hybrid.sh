@@ -16,7 +16,8 @@
 # Each round runs scripts/bench-serve.sh for lexical (this binary, no model), hybrid (this
 # binary, MODEL) and, with BASELINE_BIN, the baseline's lexical, one after the other: this
 # machine's speed drifts by ±20% within an hour, so only runs side by side compare. Prints each
-# run's p50 and requests/s, each round's hybrid/lexical p50 ratios, and their median and range.
+# run's p50, requests/s and the share of CPU time the hypervisor stole during its load (from
+# 1% to 22% seen here), each round's hybrid/lexical p50 ratios, and their median and range.
 # 500 notes by default because a transformer embeds ~9 notes/s here: a 10k-note vault would
 # take twenty minutes to index per run. Reports figures; never fails on them.
 set -euo pipefail
@@ -39,26 +40,27 @@ fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-# run NAME [VAR=value...]: one bench-serve.sh run; prints "p50 req/s".
+# run NAME [VAR=value...]: one bench-serve.sh run; prints "p50 req/s stolen%".
 run() {
   local name=$1
   shift
   env "$@" scripts/bench-serve.sh >"$OUT/$name.log" 2>&1 ||
     { cat "$OUT/$name.log" >&2; echo "bench-hybrid: $name failed" >&2; exit 1; }
-  awk '/p50 latency/ { p = $4 } /requests\/s/ { r = $2 } END { print p, r }' "$OUT/$name.log"
+  awk '/p50 latency/ { p = $4 } /requests\/s/ { r = $2 } /CPU stolen/ { st = $4 }
+    END { print p, r, st }' "$OUT/$name.log"
 }
 
-printf '%-6s %-10s %10s %10s\n' round run "p50 (ms)" "req/s"
+printf '%-6s %-10s %10s %10s %10s\n' round run "p50 (ms)" "req/s" "stolen %"
 for i in $(seq 1 "$ROUNDS"); do
   if [[ -n "${BASELINE_BIN:-}" ]]; then
-    read -r bp br < <(run "base$i" VAULTMCP_BIN="$BASELINE_BIN" MODEL=)
-    printf '%-6s %-10s %10s %10s\n' "$i" baseline "$bp" "$br"
+    read -r bp br bs < <(run "base$i" VAULTMCP_BIN="$BASELINE_BIN" MODEL=)
+    printf '%-6s %-10s %10s %10s %10s\n' "$i" baseline "$bp" "$br" "$bs"
     echo "$bp" >>"$OUT/base.p50"
   fi
-  read -r lp lr < <(run "lex$i" VAULTMCP_BIN="$VAULTMCP_BIN" MODEL=)
-  printf '%-6s %-10s %10s %10s\n' "$i" lexical "$lp" "$lr"
-  read -r hp hr < <(run "hyb$i" VAULTMCP_BIN="$VAULTMCP_BIN" MODEL="$MODEL")
-  printf '%-6s %-10s %10s %10s\n' "$i" hybrid "$hp" "$hr"
+  read -r lp lr ls < <(run "lex$i" VAULTMCP_BIN="$VAULTMCP_BIN" MODEL=)
+  printf '%-6s %-10s %10s %10s %10s\n' "$i" lexical "$lp" "$lr" "$ls"
+  read -r hp hr hs < <(run "hyb$i" VAULTMCP_BIN="$VAULTMCP_BIN" MODEL="$MODEL")
+  printf '%-6s %-10s %10s %10s %10s\n' "$i" hybrid "$hp" "$hr" "$hs"
   awk -v h="$hp" -v l="$lp" 'BEGIN { printf "%.2f\n", h / l }' >>"$OUT/lex.ratio"
   if [[ -n "${BASELINE_BIN:-}" ]]; then
     awk -v h="$hp" -v b="$bp" 'BEGIN { printf "%.2f\n", h / b }' >>"$OUT/base.ratio"

@@ -19,7 +19,8 @@
 # keep-alive connections busy POSTing `tools/call search` with ~30 varied queries (words,
 # phrases, OR, exclusions, typos, tag:/path: operators), each request on the next session in
 # turn. Prints requests/s, p50 and p99 latency, errors (non-200, socket errors, and replies
-# that are not a search result) and the server's peak RSS (VmHWM) beside the targets:
+# that are not a search result), the machine's idle and hypervisor-stolen CPU shares during the
+# load, and the server's peak RSS (VmHWM) beside the targets:
 # p50 <= 3 ms, p99 <= 15 ms, no errors. Missed targets are reported, never a failing exit.
 # Traffic goes to 127.0.0.1 only, and stops after DURATION.
 set -euo pipefail
@@ -167,12 +168,21 @@ LUA
 
 say "load: $CLIENTS clients ($WRK_THREADS wrk threads), $DURATION s, tools/call search"
 rss_before=$(awk '/VmRSS/ { print $2 }' "/proc/$PID/status")
+# The machine's CPU ticks (busy, idle, stolen by the hypervisor) around the load: on a VM the
+# host takes time away unannounced, and a slow run with much stolen time is the host's doing.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $6 + $7 + $8, $5, $9 }' /proc/stat; }
+read -r busy0 idle0 steal0 < <(cpu_ticks)
 wrk -t "$WRK_THREADS" -c "$CLIENTS" -d "${DURATION}s" --timeout 10s --latency \
   -s "$RUN/search.lua" "$BASE/mcp" -- "$RUN/sessions" >"$RUN/wrk.out" 2>&1 || {
   cat "$RUN/wrk.out" >&2
   say "wrk failed"
   exit 1
 }
+read -r busy1 idle1 steal1 < <(cpu_ticks)
+ticks=$(((busy1 - busy0) + (idle1 - idle0) + (steal1 - steal0)))
+((ticks > 0)) || ticks=1
+idle_pct=$((100 * (idle1 - idle0) / ticks))
+steal_pct=$((100 * (steal1 - steal0) / ticks))
 hwm_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$PID/status")
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$PID/status")
 sed -n '1,/RESULT/p' "$RUN/wrk.out" | grep -v '^RESULT' >&2
@@ -191,7 +201,7 @@ errors=$(($(get status_errors) + $(get socket_errors) + $(get bad_replies)))
 awk -v req="$requests" -v dur="$duration_us" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
   -v max="$max" -v err="$errors" -v se="$(get status_errors)" -v so="$(get socket_errors)" \
   -v bad="$(get bad_replies)" -v hwm="$hwm_kb" -v rssb="$rss_before" -v rss="$rss_kb" \
-  -v notes="$NOTES" -v clients="$CLIENTS" -v secs="$DURATION" -v startup="$startup" 'BEGIN {
+  -v idle="$idle_pct" -v steal="$steal_pct" -v notes="$NOTES" -v clients="$CLIENTS" -v secs="$DURATION" -v startup="$startup" 'BEGIN {
   ok = "ok"; miss = "MISSED"
   printf "\nvaultmcp serve: tools/call search over MCP, %d notes, %d clients, %d s\n", notes, clients, secs
   printf "  %-22s %12s   %s\n", "measure", "value", "target"
@@ -204,6 +214,8 @@ awk -v req="$requests" -v dur="$duration_us" -v p50="$p50" -v p90="$p90" -v p99=
   printf "  %-22s %12.2f   -\n", "max latency (ms)", max / 1000
   printf "  %-22s %12d   0          %s\n", "errors", err, (err == 0 ? ok : miss)
   printf "  %-22s %12s   -\n", "  (status/socket/bad)", se "/" so "/" bad
+  printf "  %-22s %12d   -\n", "CPU idle (%)", idle
+  printf "  %-22s %12d   -\n", "CPU stolen (%)", steal
   printf "  %-22s %12.1f   -\n", "RSS before load (MB)", rssb / 1024
   printf "  %-22s %12.1f   -\n", "RSS after load (MB)", rss / 1024
   printf "  %-22s %12.1f   -\n", "peak RSS, VmHWM (MB)", hwm / 1024
