@@ -67,14 +67,21 @@ for i in $(seq 1 "$ROUNDS"); do
   fi
 done
 
-# summary FILE LABEL: median, min and max of one ratio per line.
+# summary FILE LABEL NOTE: median, min and max of one ratio per line.
 summary() {
-  sort -n "$1" | awk -v label="$2" '{ v[NR] = $1 } END {
+  sort -n "$1" | awk -v label="$2" -v note="$3" '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "hybrid p50 / %s p50: median %.2f, range %.2f–%.2f over %d rounds (target <= 2)\n",
-      label, m, v[1], v[NR], NR }'
+    printf "hybrid p50 / %s p50: median %.2f, range %.2f–%.2f over %d rounds (%s)\n",
+      label, m, v[1], v[NR], NR, note }'
 }
+# The issue's target is "at most 2x today's lexical p50": lexical search as it was when the
+# issue was filed, which BASELINE_BIN is. Against this binary's own lexical search the ratio
+# also counts whatever made lexical search itself faster since.
 echo
-summary "$OUT/lex.ratio" "lexical (same binary)"
-[[ -f "$OUT/base.ratio" ]] && summary "$OUT/base.ratio" "baseline lexical"
+if [[ -f "$OUT/base.ratio" ]]; then
+  summary "$OUT/base.ratio" "baseline lexical" "target <= 2"
+  summary "$OUT/lex.ratio" "lexical (same binary)" "for comparison"
+else
+  summary "$OUT/lex.ratio" "lexical (same binary)" "target <= 2 against the baseline: set BASELINE_BIN"
+fi
 exit 0
