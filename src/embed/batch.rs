@@ -47,14 +47,12 @@ struct Query {
 /// the end of every pass to go back to sleep).
 #[derive(Default)]
 struct Slot {
-    turn: Mutex<Turn>,
+    /// `None` while the caller waits.
+    turn: Mutex<Option<Turn>>,
     changed: Condvar,
 }
 
-#[derive(Default)]
 enum Turn {
-    #[default]
-    Waiting,
     /// Run this batch; it starts with the woken caller's own query.
     Lead(Vec<Query>),
     Done(Outcome),
@@ -62,22 +60,20 @@ enum Turn {
 
 impl Slot {
     fn set(&self, turn: Turn) {
-        *self.turn.lock().unwrap_or_else(PoisonError::into_inner) = turn;
+        *self.turn.lock().unwrap_or_else(PoisonError::into_inner) = Some(turn);
         self.changed.notify_one();
     }
 
     fn wait(&self) -> Turn {
         let mut turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            match std::mem::take(&mut *turn) {
-                Turn::Waiting => {
-                    turn = self
-                        .changed
-                        .wait(turn)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                t => return t,
+            if let Some(t) = turn.take() {
+                return t;
             }
+            turn = self
+                .changed
+                .wait(turn)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
@@ -160,7 +156,6 @@ impl Batcher {
         match slot.wait() {
             Turn::Done(outcome) => outcome,
             Turn::Lead(batch) => self.lead(batch, &run),
-            Turn::Waiting => unreachable!("Slot::wait returns a decided turn"),
         }
     }
 
